@@ -1,0 +1,149 @@
+"""Settings: one place for every knob.
+
+Sources, strongest first: keyword arguments, ``VAOS_*`` environment variables (nested with
+``__``, e.g. ``VAOS_ROUTING__DEFAULT_PROVIDER=local``), then ``$VAOS_HOME/config.toml``,
+then the defaults below, which work with nothing configured.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+GovernanceMode = Literal["enforce", "audit", "off"]
+
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def default_home() -> Path:
+    """``$VAOS_HOME`` when set, else ``~/.vaos``."""
+    return Path(os.environ.get("VAOS_HOME") or Path.home() / ".vaos").expanduser()
+
+
+def _split_commas(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class DatabaseSettings(BaseModel):
+    url: str | None = Field(
+        default=None, description="SQLAlchemy URL; unset means SQLite at $VAOS_HOME/vaos.db."
+    )
+    echo: bool = False
+
+
+class SignalSettings(BaseModel):
+    max_message_bytes: int = Field(default=1_000_000, gt=0)
+    likely_noise: float = Field(default=0.20, ge=0.0, le=1.0)
+    uncertain: float = Field(default=0.60, ge=0.0, le=1.0)
+    llm_enabled: bool = True
+    llm_below_confidence: Literal["low", "medium", "high"] = "low"
+
+
+class ProviderSettings(BaseModel):
+    api_key: SecretStr | None = None
+    base_url: str | None = None
+    models: dict[str, str] = Field(default_factory=dict, description="Per-tier model overrides.")
+
+
+class RoutingSettings(BaseModel):
+    default_provider: str | None = None
+    chain: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    _split_chain = field_validator("chain", mode="before")(_split_commas)
+
+
+class KernelSettings(BaseModel):
+    url: str | None = Field(default=None, description="External kernel host:port; unset = embedded.")
+    host: str = "127.0.0.1"
+    port: int = Field(default=50051, ge=0, le=65535)
+    jwks_port: int = Field(default=50052, ge=0, le=65535)
+    token_ttl: int = Field(default=60, gt=0)
+    timeout: float = Field(default=5.0, gt=0)
+
+
+class GovernanceSettings(BaseModel):
+    mode: GovernanceMode = "enforce"
+
+
+class AmqpSettings(BaseModel):
+    url: str | None = "amqp://guest:guest@127.0.0.1:5672/"
+    spool_max_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8089, ge=0, le=65535)
+    require_auth: bool | None = Field(
+        default=None, description="Unset: required exactly when binding to a non-loopback address."
+    )
+    rate_limit_auth_per_minute: int = Field(default=10, gt=0)
+    rate_limit_per_minute: int = Field(default=60, gt=0)
+
+    def auth_required(self, host: str | None = None) -> bool:
+        if self.require_auth is not None:
+            return self.require_auth
+        return (host or self.host) not in _LOOPBACK_HOSTS
+
+
+class Settings(BaseSettings):
+    """Everything VAOS can be told, with defaults that need no server, key or network."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VAOS_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    home: Path = Field(default_factory=default_home)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    signal: SignalSettings = Field(default_factory=SignalSettings)
+    providers: dict[str, ProviderSettings] = Field(default_factory=dict)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    kernel: KernelSettings = Field(default_factory=KernelSettings)
+    governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
+    amqp: AmqpSettings = Field(default_factory=AmqpSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = default_home() / "config.toml"
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+        )
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite+aiosqlite:///{self.home / 'vaos.db'}"
+
+    def path(self, *parts: str) -> Path:
+        """A path inside ``$VAOS_HOME``."""
+        return self.home.joinpath(*parts)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once. Tests call ``get_settings.cache_clear()``."""
+    return Settings()
