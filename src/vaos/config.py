@@ -7,7 +7,6 @@ then the defaults below, which work with nothing configured.
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -21,14 +20,11 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from vaos.paths import config_file, default_home
+
 GovernanceMode = Literal["enforce", "audit", "off"]
 
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-
-
-def default_home() -> Path:
-    """``$VAOS_HOME`` when set, else ``~/.vaos``."""
-    return Path(os.environ.get("VAOS_HOME") or Path.home() / ".vaos").expanduser()
 
 
 def _split_commas(value: Any) -> Any:
@@ -127,11 +123,10 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_file = default_home() / "config.toml"
         return (
             init_settings,
             env_settings,
-            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+            TomlConfigSettingsSource(settings_cls, toml_file=config_file()),
         )
 
     @property

@@ -26,9 +26,9 @@ from vaos.signal.noise_filter import NoiseFilter, get_noise_filter
 
 _MODE_ORDER: tuple[Mode, ...] = ("maintain", "execute", "build", "analyze", "assist")
 _ACTION_MODES = frozenset({"execute", "build", "maintain"})
-_COMMAND_MAX_WORDS = 20
+_COMMAND_MAX_WORDS = 30
 _DOCUMENT_MIN_CHARS = 1200
-_DOCUMENT_MIN_LINES = 8
+_DOCUMENT_MIN_LINES = 6
 
 
 class _Cues:
@@ -70,22 +70,22 @@ class DeterministicClassifier:
 
     def classify(self, text: str) -> Signal:
         """The signal of ``text``; total on any string."""
-        noise = self.noise_filter.check_patterns(text)
         f = extract(text, self.lexicon)
+        noise = self.noise_filter.check_patterns(f.text)
         c = self._cues
         s = f.scores
         question = self._is_question(f)
         imperative = f.imperative_leads > 0 or s[c.polite] > 0
         social = s[c.thanks] + s[c.greeting] + s[c.emotion]
-        mode, mode_margin = self._mode(f, question)
+        mode, mode_margin = self._mode(f, question, imperative)
         intent = self._has_intent(f, question, imperative)
-        genre = self._genre(f, question, imperative, social, mode)
-        kind = self._type(f, question, imperative, mode, intent)
-        shape = self._format(f, question, imperative)
+        genre = self._genre(f, question, imperative, intent)
+        kind = self._type(f, question, imperative, mode, genre)
+        shape = self._format(f, question, imperative, mode, genre)
         weight = self._weight(f, mode, kind, intent, social)
         if noise.passed:
             noise = self.noise_filter.check_weight(
-                text, weight, has_intent=intent, words=f.word_count, social=social > 0
+                f.text, weight, has_intent=intent, words=f.word_count, social=social > 0
             )
         if not noise.passed:
             weight = min(weight, 0.05)
@@ -109,16 +109,26 @@ class DeterministicClassifier:
             return True
         return self._cues.question_lead in f.lead_cues and f.word_count <= 25 and f.line_count <= 2
 
-    def _mode(self, f: Features, question: bool) -> tuple[Mode, float]:
+    def _mode(self, f: Features, question: bool, imperative: bool) -> tuple[Mode, float]:
         c, s = self._cues, f.scores
         scores = {mode: s[index] for mode, index in c.modes.items()}
+        # Cues that say which operation without being mode verbs themselves.
+        scores["analyze"] += s[c.summary] + 0.8 * s[c.math] + 0.6 * s[c.extraction]
+        scores["execute"] += 0.8 * s[c.decide]
+        if c.scheduling in f.lead_cues:
+            scores["execute"] += 0.8 * s[c.scheduling]
         scores["maintain"] += 0.5 * min(s[c.problem], 2.0)
-        if question and not (f.lead_cues & c.action_lead):
-            scores["assist"] += 0.8
+        if question and not imperative:
+            # "which version does ubuntu ship?" asks for guidance, not for a release.
+            for mode in ("execute", "build", "maintain"):
+                scores[mode] *= 0.5
+            scores["assist"] += 1.0
+        elif s[c.report] >= 1.0 and not imperative:
+            scores["assist"] += s[c.report]
         ranked = sorted(_MODE_ORDER, key=lambda m: scores[m], reverse=True)
         best = ranked[0]
         if scores[best] < 0.5:
-            return "assist", 0.0
+            return ("execute" if f.slash_command else "assist"), 0.0
         return best, scores[best] - scores[ranked[1]]
 
     def _has_intent(self, f: Features, question: bool, imperative: bool) -> bool:
@@ -132,64 +142,79 @@ class DeterministicClassifier:
             return True
         return f.word_count > 12 or f.code_fence or f.stack_lines > 0 or f.log_lines > 0
 
-    def _genre(self, f: Features, question: bool, imperative: bool, social: float, mode: Mode) -> Genre:
+    def _genre(self, f: Features, question: bool, imperative: bool, intent: bool) -> Genre:
         c, s = self._cues, f.scores
         lead = f.lead_cues
-        if c.commit in lead or (s[c.commit] >= 1.2 and not question):
+        if c.commit in lead or (s[c.commit] >= 1.2 and not question and not imperative):
             return "commit"
         if c.decide in lead or (s[c.decide] >= 2.0 and not question):
             return "decide"
+        if not s[c.polite] and (f.notification or (f.stack_lines + f.log_lines >= 2 and not imperative)):
+            return "inform"
+        feeling = s[c.thanks] * 1.5 + s[c.emotion] + 0.6 * s[c.greeting]
         direct = (2.0 if imperative else 0.0) + (1.5 if question else 0.0) + (1.0 if f.slash_command else 0.0)
-        express = s[c.thanks] * 1.5 + s[c.emotion] + 0.6 * s[c.greeting] + (0.4 if f.exclamations else 0.0)
-        if express >= 1.0 and express >= direct:
+        if feeling >= 2.0 or (feeling >= 1.0 and feeling + (0.4 if f.exclamations else 0.0) >= direct):
             return "express"
         if direct > 0:
             return "direct"
-        if social > 0 and not (s[c.report] or s[c.problem]) and f.word_count <= 12:
+        if not intent:
             return "express"
         return "inform"
 
-    def _type(self, f: Features, question: bool, imperative: bool, mode: Mode, intent: bool) -> SignalType:
+    def _type(self, f: Features, question: bool, imperative: bool, mode: Mode, genre: Genre) -> SignalType:
         c, s = self._cues, f.scores
         asks = question or imperative or f.slash_command
-        if s[c.summary] >= 1.0 and asks:
-            return "summary"
-        if s[c.scheduling] >= 1.0 and (asks or c.scheduling in f.lead_cues):
-            return "scheduling"
         if f.notification:
             return "report" if s[c.report] > s[c.problem] else "issue"
+        if s[c.summary] >= 1.0 and asks:
+            return "summary"
+        timed = s[c.scheduling] >= 1.0
+        if timed and (c.scheduling in f.lead_cues or genre == "commit" or (asks and not self._acts(f))):
+            return "scheduling"
+        if genre == "commit":
+            return "general"
+        if genre == "express" and not (asks and s[c.problem]) and s[c.problem] < 2.0:
+            return "issue" if s[c.problem] >= 2.0 else "general"
         if imperative or f.slash_command:
-            explain_only = mode == "assist" and not (f.lead_cues & c.action_lead)
-            return "question" if explain_only and question else "request"
+            informational = mode == "assist" or (mode == "analyze" and s[c.math] >= 1.0)
+            return "question" if informational and (question or s[c.math] >= 1.0) else "request"
         if question:
             return "question"
-        if s[c.problem] >= 1.0 or f.stack_lines:
+        if s[c.problem] >= 1.0 or f.stack_lines or f.log_lines >= 2:
             return "issue"
-        if s[c.report] >= 1.0 or s[c.commit] >= 1.0:
+        if s[c.report] >= 1.0:
             return "report"
         if s[c.summary] >= 1.0:
             return "summary"
-        if s[c.scheduling] >= 1.0:
+        if timed:
             return "scheduling"
-        if mode != "assist" and intent:
+        if mode != "assist" and genre == "direct":
             return "request"
         return "general"
 
-    def _format(self, f: Features, question: bool, imperative: bool) -> Format:
+    def _acts(self, f: Features) -> bool:
+        """Whether an action verb other than a scheduling one opens a sentence."""
+        c = self._cues
+        return bool(f.lead_cues & c.action_lead) and c.scheduling not in f.lead_cues
+
+    def _format(self, f: Features, question: bool, imperative: bool, mode: Mode, genre: Genre) -> Format:
         if f.slash_command:
             return "command"
         if f.notification and f.char_count < 2000:
             return "notification"
-        structured = f.code_fence or f.stack_lines >= 2 or f.log_lines >= 2 or f.markdown_lines >= 3
-        if structured or f.line_count >= _DOCUMENT_MIN_LINES or f.char_count >= _DOCUMENT_MIN_CHARS:
-            return "message" if f.email and not structured else "document"
+        pasted = f.code_fence or f.stack_lines >= 2 or f.log_lines >= 2
+        if f.email and not pasted:
+            return "message"
+        layout = f.markdown_lines >= 3 or f.line_count >= _DOCUMENT_MIN_LINES
+        if pasted or layout or f.char_count >= _DOCUMENT_MIN_CHARS:
+            return "document"
+        operational = mode in ("execute", "maintain") or genre == "decide"
         if (
             imperative
+            and operational
             and not question
             and f.word_count <= _COMMAND_MAX_WORDS
             and f.line_count == 1
-            and f.sentences <= 2
-            and self._cues.action_lead & f.lead_cues
         ):
             return "command"
         return "message"
@@ -199,7 +224,9 @@ class DeterministicClassifier:
     def _weight(self, f: Features, mode: Mode, kind: SignalType, intent: bool, social: float) -> float:
         w, c, s = self._w, self._cues, f.scores
         length = min(1.0, math.log1p(f.word_count) / math.log1p(w["length_saturation_words"]))
-        code = 1.0 if f.code_fence else min(1.0, 0.2 * f.code_lines + 0.25 * f.code_inline + 0.3 * f.stack_lines)
+        code = (
+            1.0 if f.code_fence else min(1.0, 0.2 * f.code_lines + 0.25 * f.code_inline + 0.3 * f.stack_lines)
+        )
         math_f = min(1.0, 0.35 * s[c.math] + 0.3 * f.math_inline)
         steps = max(f.numbered_lines, f.bullet_lines)
         asks = max(0, f.question_marks - 1) + max(0, f.sentences - 2) * 0.5
@@ -223,6 +250,7 @@ class DeterministicClassifier:
             + w["task"] * task
             + w["urgency"] * urgency
             + w["problem"] * problem
+            + w["incident"] * min(urgency, problem)
         )
         if social and not intent:
             weight = min(weight, w["social_cap"])

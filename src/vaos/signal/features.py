@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from vaos.signal.lexicon import Lexicon, get_lexicon
+from vaos.signal.lexicon import Hit, Lexicon, get_lexicon
 
 TOKEN_WINDOW = 4000
 LINE_WINDOW = 200
@@ -21,28 +21,15 @@ PAST_TENSE_REPORT = 0.5
 _TOKEN = re.compile(r"[^\W_]+(?:['\-][^\W_]+)*|[.!?;\n]+")
 _MATH_GATE = re.compile(r"[\d\\$∑∫√π≤≥≠±∞∂∆²³^]")
 _CODE_GATE_CHARS = "`(=<{$|&:"
-_NOTIFY_GATE_CHARS = "[:=#|—-"
+_NOTIFY_GATE_CHARS = "[:=#|—-*✅❌⚠🔴🟢🟡🚨🔥❗"
 _WORDS_IN = re.compile(r"\S+")
-
-# Words that may stand before the word that opens a sentence ("please restart …",
-# "hey, can you …", "ok so why …") without taking its place.
-_LEAD_SKIP = frozenset(
-    """please pls plz hey hi hello ok okay so and also now then alright well yo team guys folks
-    quick question btw bitte por favor hola hallo bonjour salut svp oh um uh hmm""".split()
-)
-# Words that mark an injection attempt worth scanning for; scanning only then keeps the
-# common path fast.
-_INJECTION_GATE = frozenset(
-    """classify classifier categorize treat mark label route assign weight tier priority ignore
-    disregard prompt override bypass elite strongest expensive maximum max highest clasifica
-    trátalo klassifiziere classe classifie traite""".split()
-)
 
 
 @dataclass(slots=True)
 class Features:
     """What the classifier knows about one message."""
 
+    text: str  # the message with injected clauses removed
     scores: list[float]
     lead_cues: frozenset[int]
     imperative_leads: int
@@ -81,7 +68,7 @@ def extract(text: str, lexicon: Lexicon | None = None) -> Features:
     low = text[:TOKEN_WINDOW].lower().replace("’", "'")
     tokens = _TOKEN.findall(low)
     injected = False
-    if not _INJECTION_GATE.isdisjoint(tokens):
+    if not lex.injection_gate.isdisjoint(tokens):
         text, injected = strip_injection(text, lex)
         if injected:
             low = text[:TOKEN_WINDOW].lower().replace("’", "'")
@@ -91,6 +78,7 @@ def extract(text: str, lexicon: Lexicon | None = None) -> Features:
         words = len(_WORDS_IN.findall(text))
     stripped = text.strip()
     features = Features(
+        text=text,
         scores=scores,
         lead_cues=lead_cues,
         imperative_leads=imperatives,
@@ -120,9 +108,7 @@ def extract(text: str, lexicon: Lexicon | None = None) -> Features:
     return features
 
 
-def _score_tokens(
-    tokens: list[str], lex: Lexicon
-) -> tuple[list[float], frozenset[int], int, int, int]:
+def _score_tokens(tokens: list[str], lex: Lexicon) -> tuple[list[float], frozenset[int], int, int, int]:
     """Cue scores, the cues of sentence-opening words, how many sentences open with an
     imperative, the word count and the sentence count."""
     scores = [0.0] * len(lex.cues)
@@ -131,6 +117,7 @@ def _score_tokens(
     mode_cues = lex.mode_cues
     imperative_cues = lex.imperative_cues
     lead_bonus = _lead_bonus(lex)
+    lead_skip = lex.lead_skip
     lead_cues: set[int] = set()
     imperatives = 0
     at_lead = True
@@ -146,8 +133,10 @@ def _score_tokens(
             continue
         words += 1
         hits = resolve(token)
-        if at_lead and token not in _LEAD_SKIP and _opens_imperative(hits, question_lead, imperative_cues):
+        imperatives_here = False
+        if at_lead and token not in lead_skip and _opens_imperative(hits, question_lead, imperative_cues):
             imperatives += 1
+            imperatives_here = True
         for cue, strength, past in hits:
             if cue == question_lead and not at_lead:
                 continue
@@ -163,15 +152,18 @@ def _score_tokens(
                 if tuple(tokens[i : i + len(words_of_phrase)]) == words_of_phrase:
                     if at_lead:
                         lead_cues.add(cue)
+                        if cue in imperative_cues and not imperatives_here:
+                            imperatives += 1
+                            imperatives_here = True
                     scores[cue] += PHRASE_STRENGTH * (lead_bonus[cue] if at_lead else 1.0)
-        if at_lead and token not in _LEAD_SKIP:
+        if at_lead and token not in lead_skip:
             at_lead = False
     if not at_lead:
         sentences += 1
     return scores, frozenset(lead_cues), imperatives, words, sentences
 
 
-def _opens_imperative(hits: tuple[tuple[int, float, bool], ...], question_lead: int, cues: frozenset[int]) -> bool:
+def _opens_imperative(hits: tuple[Hit, ...], question_lead: int, cues: frozenset[int]) -> bool:
     """A sentence opened by a verb in its base form ("restart …", "summarize …")."""
     if any(cue == question_lead for cue, _, _ in hits):
         return False
@@ -199,7 +191,11 @@ def _measure_shape(text: str, f: Features, lex: Lexicon) -> None:
     if _MATH_GATE.search(head):
         f.math_inline = len(p.math_inline.findall(head))
     first_lines = head[:600]
-    if any(ch in first_lines for ch in _NOTIFY_GATE_CHARS) or f.scores[lex.index("problem")]:
+    if (
+        any(ch in first_lines for ch in _NOTIFY_GATE_CHARS)
+        or f.scores[lex.index("problem")]
+        or f.scores[lex.index("report")]
+    ):
         f.notification = bool(p.notification.search(first_lines))
     if f.line_count < 2:
         return

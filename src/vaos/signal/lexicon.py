@@ -18,9 +18,9 @@ from typing import Any
 INFLECTED = 0.6
 _CACHE_LIMIT = 200_000
 
-Hit = tuple[int, float, bool]
+Hit = tuple[int, float, bool]  # (cue index, strength, past tense)
 # Cues whose words, opening a sentence, make it an instruction (besides the mode verbs).
-_IMPERATIVE_CUES = frozenset({"summary", "scheduling", "extraction", "math", "decide"})  # (cue index, strength, past tense)
+_IMPERATIVE_CUES = frozenset({"summary", "scheduling", "extraction", "math", "decide"})
 
 
 def load_data_file(name: str) -> dict[str, Any]:
@@ -55,6 +55,8 @@ class Lexicon:
     weights: dict[str, float]
     mode_cues: frozenset[int]
     imperative_cues: frozenset[int]
+    lead_skip: frozenset[str]
+    injection_gate: frozenset[str]
     _resolved: dict[str, tuple[Hit, ...]] = field(default_factory=dict)
 
     def index(self, cue: str) -> int:
@@ -108,9 +110,13 @@ def compile_any(patterns: list[str], flags: int = 0) -> re.Pattern[str]:
     return re.compile("|".join(_group(p) for p in patterns), flags)
 
 
+_LEADING_FLAGS = re.compile(r"^\(\?([imsx]+)\)")
+
+
 def _group(pattern: str) -> str:
-    if pattern.startswith("(?i)"):
-        return f"(?i:{pattern[4:]})"
+    flags = _LEADING_FLAGS.match(pattern)
+    if flags:
+        return f"(?{flags.group(1)}:{pattern[flags.end() :]})"
     return f"(?:{pattern})"
 
 
@@ -152,13 +158,15 @@ def _build(data: dict[str, Any]) -> Lexicon:
         cues=cues,
         words={w: tuple(hits) for w, hits in words.items()},
         phrases={w: tuple(ps) for w, ps in phrases.items()},
-        injection=re.compile(rf"(?i)(?<![\w'])(?:{trigger})[^.!?\n]*[.!?]*"),
+        injection=re.compile(rf"(?i)(?<![\w'])(?:{trigger})(?:[^.!?\n]|\.(?=\S))*[.!?]*"),
         patterns=patterns,
         weights={k: float(v) for k, v in data["weight"].items()},
         mode_cues=frozenset(i for i, name in enumerate(cues) if name.startswith("mode.")),
         imperative_cues=frozenset(
             i for i, name in enumerate(cues) if name.startswith("mode.") or name in _IMPERATIVE_CUES
         ),
+        lead_skip=frozenset(data["lists"]["lead_skip"]),
+        injection_gate=frozenset(data["lists"]["injection_gate"]),
     )
 
 

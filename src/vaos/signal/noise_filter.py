@@ -86,7 +86,8 @@ class NoiseFilter:
         """A short reply, chosen deterministically from the message."""
         for pattern, replies in self._acks:
             if pattern.search(trimmed):
-                return replies[zlib.crc32(trimmed.encode("utf-8", "replace")) % len(replies)]
+                reply: str = replies[zlib.crc32(trimmed.encode("utf-8", "replace")) % len(replies)]
+                return reply
         return "OK."
 
     def clarification(self, trimmed: str) -> str:
