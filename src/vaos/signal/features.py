@@ -10,19 +10,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from vaos.signal.lexicon import Hit, Lexicon, get_lexicon
+from vaos.signal.lexicon import BOUNDARY, LEAD_SKIP, Lexicon, get_lexicon
 
-TOKEN_WINDOW = 4000
-LINE_WINDOW = 200
-LEAD_BONUS = 2.0
+TOKEN_WINDOW = 1500
+LINE_WINDOW = 40
 PHRASE_STRENGTH = 1.2
 PAST_TENSE_REPORT = 0.5
 
 _TOKEN = re.compile(r"[^\W_]+(?:['\-][^\W_]+)*|[.!?;\n]+")
+_FIELD_MARK = re.compile(r"[:=\[|]")
 _MATH_GATE = re.compile(r"[\d\\$∑∫√π≤≥≠±∞∂∆²³^]")
-_CODE_GATE_CHARS = "`(=<{$|&:"
-_NOTIFY_GATE_CHARS = "[:=#|—-*✅❌⚠🔴🟢🟡🚨🔥❗"
-_WORDS_IN = re.compile(r"\S+")
+# Marks that only code writes; found with one search, then counted.
+_CODE_MARKS = ("=>", "->", "==", "!=", "&&", "||", "()", "::", "{{", "};", "</", "+=", "`")
+_CODE_MARK = re.compile("|".join(re.escape(mark) for mark in _CODE_MARKS))
 
 
 @dataclass(slots=True)
@@ -75,7 +75,7 @@ def extract(text: str, lexicon: Lexicon | None = None) -> Features:
             tokens = _TOKEN.findall(low)
     scores, lead_cues, imperatives, words, sentences = _score_tokens(tokens, lex)
     if len(text) > TOKEN_WINDOW:
-        words = len(_WORDS_IN.findall(text))
+        words = text.count(" ") + text.count("\n") + 1  # an estimate: reading it all costs too much
     stripped = text.strip()
     features = Features(
         text=text,
@@ -112,41 +112,41 @@ def _score_tokens(tokens: list[str], lex: Lexicon) -> tuple[list[float], frozens
     """Cue scores, the cues of sentence-opening words, how many sentences open with an
     imperative, the word count and the sentence count."""
     scores = [0.0] * len(lex.cues)
-    question_lead = lex.index("question_lead")
-    report = lex.index("report")
+    question_lead = lex.question_lead
+    report = lex.report
     mode_cues = lex.mode_cues
     imperative_cues = lex.imperative_cues
-    lead_bonus = _lead_bonus(lex)
-    lead_skip = lex.lead_skip
+    lead_bonus = lex.lead_bonus
     lead_cues: set[int] = set()
     imperatives = 0
     at_lead = True
     words = 0
     sentences = 0
-    resolve = lex.resolve
-    phrases = lex.phrases
+    known = lex.entries
+    entry_of = lex.entry
     for i, token in enumerate(tokens):
-        if token[0] in ".!?;\n":
+        hits, starting, opens_imperative, kind = known.get(token) or entry_of(token)
+        if kind == BOUNDARY:
             if not at_lead:
                 sentences += 1
             at_lead = True
             continue
         words += 1
-        hits = resolve(token)
-        imperatives_here = False
-        if at_lead and token not in lead_skip and _opens_imperative(hits, question_lead, imperative_cues):
-            imperatives += 1
-            imperatives_here = True
+        if not hits and not starting:
+            if at_lead and kind != LEAD_SKIP:
+                at_lead = False
+            continue
+        imperatives_here = at_lead and opens_imperative
+        imperatives += imperatives_here
         for cue, strength, past in hits:
-            if cue == question_lead and not at_lead:
-                continue
             if at_lead:
                 lead_cues.add(cue)
                 strength *= lead_bonus[cue]
+            elif cue == question_lead:
+                continue
             scores[cue] += strength
             if past and cue in mode_cues:
                 scores[report] += PAST_TENSE_REPORT
-        starting = phrases.get(token)
         if starting:
             for words_of_phrase, cue in starting:
                 if tuple(tokens[i : i + len(words_of_phrase)]) == words_of_phrase:
@@ -156,61 +156,58 @@ def _score_tokens(tokens: list[str], lex: Lexicon) -> tuple[list[float], frozens
                             imperatives += 1
                             imperatives_here = True
                     scores[cue] += PHRASE_STRENGTH * (lead_bonus[cue] if at_lead else 1.0)
-        if at_lead and token not in lead_skip:
+        if at_lead and kind != LEAD_SKIP:
             at_lead = False
     if not at_lead:
         sentences += 1
     return scores, frozenset(lead_cues), imperatives, words, sentences
 
 
-def _opens_imperative(hits: tuple[Hit, ...], question_lead: int, cues: frozenset[int]) -> bool:
-    """A sentence opened by a verb in its base form ("restart …", "summarize …")."""
-    if any(cue == question_lead for cue, _, _ in hits):
-        return False
-    return any(cue in cues and strength >= 1.0 for cue, strength, _ in hits)
-
-
-_LEAD_BONUS_CACHE: dict[int, list[float]] = {}
-
-
-def _lead_bonus(lex: Lexicon) -> list[float]:
-    key = id(lex)
-    bonus = _LEAD_BONUS_CACHE.get(key)
-    if bonus is None:
-        boosted = ("mode.", "decide", "commit", "polite", "summary", "scheduling")
-        bonus = [LEAD_BONUS if name.startswith(boosted) else 1.0 for name in lex.cues]
-        _LEAD_BONUS_CACHE[key] = bonus
-    return bonus
-
-
 def _measure_shape(text: str, f: Features, lex: Lexicon) -> None:
     p = lex.patterns
     head = text[:TOKEN_WINDOW]
-    if any(ch in head for ch in _CODE_GATE_CHARS):
-        f.code_inline = len(p.code_inline.findall(head))
+    if _CODE_MARK.search(head):
+        f.code_inline = sum(head.count(mark) for mark in _CODE_MARKS) + head.count("`") // 2
     if _MATH_GATE.search(head):
-        f.math_inline = len(p.math_inline.findall(head))
-    first_lines = head[:600]
-    if (
-        any(ch in first_lines for ch in _NOTIFY_GATE_CHARS)
-        or f.scores[lex.index("problem")]
-        or f.scores[lex.index("report")]
-    ):
-        f.notification = bool(p.notification.search(first_lines))
+        f.math_inline = len(p.math_expression.findall(head))
+    lines = head.split("\n", LINE_WINDOW)[:LINE_WINDOW] if f.line_count > 1 else [head]
+    f.notification = _is_notification(lines, f, lex)
     if f.line_count < 2:
         return
-    lines = text.split("\n", LINE_WINDOW)[:LINE_WINDOW]
-    f.email = bool(p.email_signoff.search(text[-400:]) or p.email_header.search(text[:400]))
-    code_line, stack, log = p.code_line, p.stack_trace, p.log_line
+    stack, log, code, structure = (
+        p.stack_trace.match,
+        p.log_line.match,
+        p.code_line.match,
+        p.structure_line.match,
+    )
     for line in lines:
-        if not line.strip():
+        if not line or line.isspace():
             continue
-        if stack.match(line):
+        if stack(line):
             f.stack_lines += 1
-        elif log.match(line):
+        elif log(line):
             f.log_lines += 1
-        elif code_line.search(line):
+        elif code(line):
             f.code_lines += 1
-    f.markdown_lines = len(p.markdown_line.findall(head))
-    f.numbered_lines = len(p.numbered_line.findall(head))
-    f.bullet_lines = len(p.bullet_line.findall(head))
+        mark = structure(line)
+        if mark:
+            kind = mark.group(1)[0]
+            if kind.isdigit() or kind.isalpha():
+                f.numbered_lines += 1
+            elif kind in "-*+•":
+                f.bullet_lines += 1 if kind != "*" or mark.group(1) != "**" else 0
+            f.markdown_lines += 1
+    if f.line_count >= 3:
+        f.email = bool(p.email_signoff.search(text[-400:]) or p.email_header.search(text[:400]))
+
+
+def _is_notification(lines: list[str], f: Features, lex: Lexicon) -> bool:
+    p = lex.patterns
+    for line in lines[:3]:
+        if p.notification.match(line):
+            return True
+    if f.scores[lex.alert_source] >= 1.0 and _FIELD_MARK.search(lines[0]):
+        return True
+    if len(lines) < 3 or f.word_count >= 150:
+        return False
+    return sum(1 for line in lines[:8] if p.field_line.match(line)) >= 3

@@ -19,6 +19,15 @@ INFLECTED = 0.6
 _CACHE_LIMIT = 200_000
 
 Hit = tuple[int, float, bool]  # (cue index, strength, past tense)
+Phrase = tuple[tuple[str, ...], int]  # (its words, cue index)
+# What the tokenizer's output is: a word, a sentence boundary, or a word that may stand
+# before the word that opens a sentence.
+WORD, BOUNDARY, LEAD_SKIP = 0, 1, 2
+# (cues, phrases starting here, opens an imperative sentence, kind)
+Entry = tuple[tuple[Hit, ...], tuple[Phrase, ...], bool, int]
+# Sentence-opening words weigh this much more for verbs, decisions and requests.
+LEAD_BONUS = 2.0
+_LEAD_BOOSTED = ("mode.", "decide", "commit", "polite", "summary", "scheduling")
 # Cues whose words, opening a sentence, make it an instruction (besides the mode verbs).
 _IMPERATIVE_CUES = frozenset({"summary", "scheduling", "extraction", "math", "decide"})
 
@@ -31,15 +40,15 @@ def load_data_file(name: str) -> dict[str, Any]:
 
 @dataclass(slots=True)
 class Patterns:
+    """Line shapes; the line patterns are used with ``match`` at the start of a line."""
+
     notification: re.Pattern[str]
+    field_line: re.Pattern[str]
     stack_trace: re.Pattern[str]
     log_line: re.Pattern[str]
     code_line: re.Pattern[str]
-    code_inline: re.Pattern[str]
-    math_inline: re.Pattern[str]
-    markdown_line: re.Pattern[str]
-    numbered_line: re.Pattern[str]
-    bullet_line: re.Pattern[str]
+    structure_line: re.Pattern[str]
+    math_expression: re.Pattern[str]
     slash_command: re.Pattern[str]
     email_signoff: re.Pattern[str]
     email_header: re.Pattern[str]
@@ -57,10 +66,43 @@ class Lexicon:
     imperative_cues: frozenset[int]
     lead_skip: frozenset[str]
     injection_gate: frozenset[str]
+    lead_bonus: list[float]
+    entries: dict[str, Entry] = field(default_factory=dict)
     _resolved: dict[str, tuple[Hit, ...]] = field(default_factory=dict)
+    _index: dict[str, int] = field(default_factory=dict)
+    question_lead: int = 0
+    report: int = 0
+    problem: int = 0
+    alert_source: int = 0
 
     def index(self, cue: str) -> int:
-        return self.cues.index(cue)
+        return self._index[cue]
+
+    def __post_init__(self) -> None:
+        self._index = {name: i for i, name in enumerate(self.cues)}
+        self.question_lead = self._index["question_lead"]
+        self.report = self._index["report"]
+        self.problem = self._index["problem"]
+        self.alert_source = self._index["alert_source"]
+
+    def entry(self, token: str) -> Entry:
+        """Everything the token loop needs to know about ``token``, computed once."""
+        if token[0] in ".!?;\n":
+            found: Entry = ((), (), False, BOUNDARY)
+        else:
+            hits = self.resolve(token)
+            kind = LEAD_SKIP if token in self.lead_skip else WORD
+            found = (hits, self.phrases.get(token, ()), kind == WORD and self._opens(hits), kind)
+        if len(self.entries) >= _CACHE_LIMIT:
+            self.entries.clear()
+        self.entries[token] = found
+        return found
+
+    def _opens(self, hits: tuple[Hit, ...]) -> bool:
+        """A verb in its base form that makes its sentence an instruction."""
+        if any(cue == self.question_lead for cue, _, _ in hits):
+            return False
+        return any(cue in self.imperative_cues and strength >= 1.0 for cue, strength, _ in hits)
 
     def resolve(self, token: str) -> tuple[Hit, ...]:
         """Cues of ``token``: exact words first, else an English inflection of one."""
@@ -137,17 +179,14 @@ def _build(data: dict[str, Any]) -> Lexicon:
                 phrases.setdefault(tokens[0], []).append((tokens, index))
     injection = cue_table["injection"]["phrases"]
     raw = data["patterns"]
-    multiline = re.MULTILINE
     patterns = Patterns(
-        notification=compile_any(raw["notification"], multiline),
-        stack_trace=compile_any(raw["stack_trace"], multiline),
-        log_line=compile_any(raw["log_line"], multiline),
+        notification=compile_any(raw["notification"]),
+        field_line=re.compile(raw["field_line"]),
+        stack_trace=compile_any(raw["stack_trace"]),
+        log_line=compile_any(raw["log_line"]),
         code_line=compile_any(raw["code_line"]),
-        code_inline=re.compile(raw["code_inline"]),
-        math_inline=re.compile(raw["math_inline"]),
-        markdown_line=re.compile(raw["markdown_line"], multiline),
-        numbered_line=re.compile(raw["numbered_line"], multiline | re.IGNORECASE),
-        bullet_line=re.compile(raw["bullet_line"], multiline),
+        structure_line=re.compile(raw["structure_line"]),
+        math_expression=re.compile(raw["math_expression"]),
         slash_command=re.compile(raw["slash_command"], re.IGNORECASE),
         email_signoff=re.compile(raw["email_signoff"]),
         email_header=re.compile(raw["email_header"]),
@@ -166,6 +205,7 @@ def _build(data: dict[str, Any]) -> Lexicon:
             i for i, name in enumerate(cues) if name.startswith("mode.") or name in _IMPERATIVE_CUES
         ),
         lead_skip=frozenset(data["lists"]["lead_skip"]),
+        lead_bonus=[LEAD_BONUS if name.startswith(_LEAD_BOOSTED) else 1.0 for name in cues],
         injection_gate=frozenset(data["lists"]["injection_gate"]),
     )
 
