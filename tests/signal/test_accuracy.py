@@ -16,9 +16,9 @@ import pytest
 from vaos.signal import classify
 
 LABELLED = Path(__file__).parent.parent / "data" / "signals_labelled.jsonl"
-FLOORS = {"mode": 0.66, "genre": 0.84, "type": 0.74, "format": 0.90, "noise": 0.92}
+FLOORS = {"mode": 0.72, "genre": 0.88, "type": 0.78, "format": 0.92, "noise": 0.92}
 BAND_ORDER = {"noise": 0, "low": 1, "mid": 2, "high": 3}
-PAIRWISE_FLOOR = 0.87
+PAIRWISE_FLOOR = 0.89
 
 
 def _rows() -> list[dict[str, str]]:

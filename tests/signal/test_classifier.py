@@ -72,7 +72,7 @@ def test_injection_alone_is_not_elite() -> None:
             "message",
         ),
         ("the worker process keeps crashing", "maintain", "inform", "issue", "message"),
-        ("remind me about the standup tomorrow at 9", "execute", "direct", "scheduling", "command"),
+        ("remind me about the standup tomorrow at 9", "execute", "direct", "scheduling", "message"),
         ("summarize the last sprint", "analyze", "direct", "summary", "message"),
         ("I'll handle the release", "execute", "commit", "general", "message"),
         ("approve PR 412", "execute", "decide", "request", "command"),

@@ -81,7 +81,8 @@ class DeterministicClassifier:
         intent = self._has_intent(f, question, imperative)
         genre = self._genre(f, question, imperative, intent)
         kind = self._type(f, question, imperative, mode, genre)
-        shape = self._format(f, question, imperative, mode, genre)
+        mode = self._settle_mode(f, mode, kind, imperative)
+        shape = self._format(f, question, imperative, mode, genre, kind)
         weight = self._weight(f, mode, kind, intent, social)
         if noise.passed:
             noise = self.noise_filter.check_weight(
@@ -113,7 +114,7 @@ class DeterministicClassifier:
         c, s = self._cues, f.scores
         scores = {mode: s[index] for mode, index in c.modes.items()}
         # Cues that say which operation without being mode verbs themselves.
-        scores["analyze"] += s[c.summary] + 0.8 * s[c.math] + 0.6 * s[c.extraction]
+        scores["analyze"] += s[c.summary] + 0.8 * s[c.math] + 0.6 * s[c.extraction] + min(f.math_inline, 2)
         scores["execute"] += 0.8 * s[c.decide]
         if c.scheduling in f.lead_cues:
             scores["execute"] += 0.8 * s[c.scheduling]
@@ -130,6 +131,30 @@ class DeterministicClassifier:
         if scores[best] < 0.5:
             return ("execute" if f.slash_command else "assist"), 0.0
         return best, scores[best] - scores[ranked[1]]
+
+    def _settle_mode(self, f: Features, mode: Mode, kind: SignalType, imperative: bool) -> Mode:
+        """What the type says about the operation once it is known."""
+        if f.slash_command:
+            return self._command_mode(f)
+        if imperative:
+            return mode
+        if kind == "issue":
+            return "maintain"  # a reported fault asks for a fix
+        if kind == "report":
+            return "assist"  # done work asks for nothing
+        return mode
+
+    def _command_mode(self, f: Features) -> Mode:
+        """A slash command's mode comes from its name: /help assists, /summarize analyzes."""
+        c = self._cues
+        name = f.tokens[0] if f.tokens else ""
+        for cue, _, _ in self.lexicon.resolve(name):
+            if cue == c.summary:
+                return "analyze"
+            for mode, index in c.modes.items():
+                if cue == index:
+                    return mode
+        return "execute"
 
     def _has_intent(self, f: Features, question: bool, imperative: bool) -> bool:
         c, s = self._cues, f.scores
@@ -149,9 +174,13 @@ class DeterministicClassifier:
             return "commit"
         if c.decide in lead or (s[c.decide] >= 2.0 and not question):
             return "decide"
-        if not s[c.polite] and (f.notification or (f.stack_lines + f.log_lines >= 2 and not imperative)):
+        pasted_only = f.stack_lines + f.log_lines >= 2 and not (imperative or question)
+        if not s[c.polite] and (f.notification or pasted_only):
             return "inform"
-        feeling = s[c.thanks] * 1.5 + s[c.emotion] + 0.6 * s[c.greeting]
+        # In an email, a greeting and a closing "thanks" are form, not feeling.
+        feeling = s[c.emotion] + (0.0 if f.email else s[c.thanks] * 1.5 + 0.6 * s[c.greeting])
+        if s[c.greeting] and not f.email and not self._has_task(f):
+            return "express"  # small talk, even as a question: "how was your weekend?"
         direct = (2.0 if imperative else 0.0) + (1.5 if question else 0.0) + (1.0 if f.slash_command else 0.0)
         if feeling >= 2.0 or (feeling >= 1.0 and feeling + (0.4 if f.exclamations else 0.0) >= direct):
             return "express"
@@ -173,8 +202,8 @@ class DeterministicClassifier:
             return "scheduling"
         if genre == "commit":
             return "general"
-        if genre == "express" and not (asks and s[c.problem]) and s[c.problem] < 2.0:
-            return "issue" if s[c.problem] >= 2.0 else "general"
+        if genre == "express":
+            return "issue" if s[c.problem] >= 1.0 else "general"
         if imperative or f.slash_command:
             informational = mode == "assist" or (mode == "analyze" and s[c.math] >= 1.0)
             return "question" if informational and (question or s[c.math] >= 1.0) else "request"
@@ -192,12 +221,20 @@ class DeterministicClassifier:
             return "request"
         return "general"
 
+    def _has_task(self, f: Features) -> bool:
+        """Evidence of work: a mode verb, a fault, a summary or a schedule."""
+        c, s = self._cues, f.scores
+        work = (c.problem, c.summary, c.scheduling, c.technical)
+        return any(s[i] >= 1.0 for i in work) or any(s[c.modes[m]] >= 1.0 for m in _ACTION_MODES)
+
     def _acts(self, f: Features) -> bool:
         """Whether an action verb other than a scheduling one opens a sentence."""
         c = self._cues
         return bool(f.lead_cues & c.action_lead) and c.scheduling not in f.lead_cues
 
-    def _format(self, f: Features, question: bool, imperative: bool, mode: Mode, genre: Genre) -> Format:
+    def _format(
+        self, f: Features, question: bool, imperative: bool, mode: Mode, genre: Genre, kind: SignalType
+    ) -> Format:
         if f.slash_command:
             return "command"
         if f.notification and f.char_count < 2000:
@@ -208,7 +245,7 @@ class DeterministicClassifier:
         layout = f.markdown_lines >= 3 or f.line_count >= _DOCUMENT_MIN_LINES
         if pasted or layout or f.char_count >= _DOCUMENT_MIN_CHARS:
             return "document"
-        operational = mode in ("execute", "maintain") or genre == "decide"
+        operational = (mode in ("execute", "maintain") or genre == "decide") and kind != "scheduling"
         if (
             imperative
             and operational

@@ -30,6 +30,8 @@ class Features:
     """What the classifier knows about one message."""
 
     text: str  # the message with injected clauses removed
+    tokens: list[str]  # lower-cased words of its prose, with sentence boundaries
+    lines: list[str]  # its first lines (LINE_WINDOW at most)
     scores: list[float]
     lead_cues: frozenset[int]
     imperative_leads: int
@@ -65,35 +67,39 @@ def strip_injection(text: str, lexicon: Lexicon | None = None) -> tuple[str, boo
 
 def extract(text: str, lexicon: Lexicon | None = None) -> Features:
     lex = lexicon or get_lexicon()
-    low = text[:TOKEN_WINDOW].lower().replace("’", "'")
-    tokens = _TOKEN.findall(low)
-    injected = False
-    if not lex.injection_gate.isdisjoint(tokens):
-        text, injected = strip_injection(text, lex)
+    f = _measure(text, lex)
+    # Single lines: their tokens tell whether an injection is worth looking for. Pasted
+    # lines are not in the tokens, so longer messages are searched directly.
+    if f.line_count > 1 or not lex.injection_gate.isdisjoint(f.tokens):
+        cleaned, injected = strip_injection(text, lex)
         if injected:
-            low = text[:TOKEN_WINDOW].lower().replace("’", "'")
-            tokens = _TOKEN.findall(low)
-    scores, lead_cues, imperatives, words, sentences = _score_tokens(tokens, lex)
-    if len(text) > TOKEN_WINDOW:
-        words = text.count(" ") + text.count("\n") + 1  # an estimate: reading it all costs too much
+            f = _measure(cleaned, lex)
+            f.injection_removed = True
+    f.notification = _is_notification(f, lex)
+    return f
+
+
+def _measure(text: str, lex: Lexicon) -> Features:
     stripped = text.strip()
-    features = Features(
+    head = stripped[:TOKEN_WINDOW]
+    f = Features(
         text=text,
-        scores=scores,
-        lead_cues=lead_cues,
-        imperative_leads=imperatives,
-        word_count=words,
+        tokens=[],
+        scores=[],
+        lead_cues=frozenset(),
+        imperative_leads=0,
+        word_count=0,
         char_count=len(stripped),
         line_count=stripped.count("\n") + 1 if stripped else 0,
-        sentences=max(sentences, 1 if words else 0),
-        question_marks=low.count("?"),
-        exclamations=low.count("!"),
-        inverted_question="¿" in low,
+        sentences=0,
+        question_marks=0,
+        exclamations=0,
+        inverted_question="¿" in head,
         ends_with_question=stripped.endswith("?"),
         slash_command=bool(lex.patterns.slash_command.match(stripped)),
         notification=False,
         email=False,
-        code_fence="```" in text or "~~~" in text,
+        code_fence="```" in head or "~~~" in head,
         code_lines=0,
         code_inline=0,
         stack_lines=0,
@@ -102,10 +108,28 @@ def extract(text: str, lexicon: Lexicon | None = None) -> Features:
         numbered_lines=0,
         bullet_lines=0,
         math_inline=0,
-        injection_removed=injected,
+        injection_removed=False,
+        lines=[head],
     )
-    _measure_shape(stripped, features, lex)
-    return features
+    prose = _measure_lines(head, f, lex) if f.line_count > 1 else head
+    low = prose.lower().replace("’", "'")
+    f.question_marks = low.count("?")
+    f.exclamations = low.count("!")
+    f.tokens = _TOKEN.findall(low)
+    f.scores, f.lead_cues, f.imperative_leads, words, sentences = _score_tokens(f.tokens, lex)
+    f.sentences = max(sentences, 1 if words else 0)
+    if f.line_count > 1 or len(stripped) > TOKEN_WINDOW:
+        # Pasted material counts as length, not as wording: estimate its words cheaply.
+        words = stripped.count(" ") + stripped.count("\n") + 1
+    f.word_count = words
+    if _CODE_MARK.search(head):
+        f.code_inline = sum(head.count(mark) for mark in _CODE_MARKS) + head.count("`") // 2
+    if _MATH_GATE.search(head):
+        f.math_inline = len(lex.patterns.math_expression.findall(head))
+    if f.line_count >= 3:
+        p = lex.patterns
+        f.email = bool(p.email_signoff.search(stripped[-400:]) or p.email_header.search(head[:400]))
+    return f
 
 
 def _score_tokens(tokens: list[str], lex: Lexicon) -> tuple[list[float], frozenset[int], int, int, int]:
@@ -136,7 +160,7 @@ def _score_tokens(tokens: list[str], lex: Lexicon) -> tuple[list[float], frozens
             if at_lead and kind != LEAD_SKIP:
                 at_lead = False
             continue
-        imperatives_here = at_lead and opens_imperative
+        imperatives_here = at_lead and opens_imperative and _verb_position(tokens, i, lex)
         imperatives += imperatives_here
         for cue, strength, past in hits:
             if at_lead:
@@ -163,51 +187,55 @@ def _score_tokens(tokens: list[str], lex: Lexicon) -> tuple[list[float], frozens
     return scores, frozenset(lead_cues), imperatives, words, sentences
 
 
-def _measure_shape(text: str, f: Features, lex: Lexicon) -> None:
+def _verb_position(tokens: list[str], i: int, lex: Lexicon) -> bool:
+    """False when the next word shows the lead word is a noun: "deploy of v2 finished"."""
+    return i + 1 >= len(tokens) or tokens[i + 1] not in lex.noun_markers
+
+
+def _measure_lines(head: str, f: Features, lex: Lexicon) -> str:
+    """Count the shapes of the first lines; return the prose among them (pasted code, logs
+    and traces excluded, so that their words do not pass for the sender's)."""
     p = lex.patterns
-    head = text[:TOKEN_WINDOW]
-    if _CODE_MARK.search(head):
-        f.code_inline = sum(head.count(mark) for mark in _CODE_MARKS) + head.count("`") // 2
-    if _MATH_GATE.search(head):
-        f.math_inline = len(p.math_expression.findall(head))
-    lines = head.split("\n", LINE_WINDOW)[:LINE_WINDOW] if f.line_count > 1 else [head]
-    f.notification = _is_notification(lines, f, lex)
-    if f.line_count < 2:
-        return
-    stack, log, code, structure = (
-        p.stack_trace.match,
-        p.log_line.match,
-        p.code_line.match,
-        p.structure_line.match,
-    )
+    stack, log, code = p.stack_trace.match, p.log_line.match, p.code_line.match
+    structure = p.structure_line.match
+    f.lines = lines = head.split("\n", LINE_WINDOW)[:LINE_WINDOW]
+    prose: list[str] = []
+    fenced = False
     for line in lines:
         if not line or line.isspace():
             continue
-        if stack(line):
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+            continue
+        if fenced:
+            f.code_lines += 1
+        elif stack(line):
             f.stack_lines += 1
         elif log(line):
             f.log_lines += 1
         elif code(line):
             f.code_lines += 1
-        mark = structure(line)
-        if mark:
-            kind = mark.group(1)[0]
-            if kind.isdigit() or kind.isalpha():
-                f.numbered_lines += 1
-            elif kind in "-*+•":
-                f.bullet_lines += 1 if kind != "*" or mark.group(1) != "**" else 0
-            f.markdown_lines += 1
-    if f.line_count >= 3:
-        f.email = bool(p.email_signoff.search(text[-400:]) or p.email_header.search(text[:400]))
+        else:
+            prose.append(line)
+            mark = structure(line)
+            if mark:
+                kind = mark.group(1)
+                if kind[0].isdigit() or kind[0].isalpha():
+                    f.numbered_lines += 1
+                elif kind[0] in "-+•" or kind == "* ":
+                    f.bullet_lines += 1
+                f.markdown_lines += 1
+    return "\n".join(prose)
 
 
-def _is_notification(lines: list[str], f: Features, lex: Lexicon) -> bool:
+def _is_notification(f: Features, lex: Lexicon) -> bool:
     p = lex.patterns
+    lines = f.lines
     for line in lines[:3]:
         if p.notification.match(line):
             return True
-    if f.scores[lex.alert_source] >= 1.0 and _FIELD_MARK.search(lines[0]):
+    if f.scores[lex.alert_source] < 1.0 or f.imperative_leads or f.question_marks:
+        return False  # a person asking about Grafana is not Grafana writing
+    if _FIELD_MARK.search(lines[0]):
         return True
-    if len(lines) < 3 or f.word_count >= 150:
-        return False
-    return sum(1 for line in lines[:8] if p.field_line.match(line)) >= 3
+    return len(lines) >= 3 and sum(1 for line in lines[:8] if p.field_line.match(line)) >= 3

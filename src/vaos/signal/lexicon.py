@@ -65,6 +65,7 @@ class Lexicon:
     mode_cues: frozenset[int]
     imperative_cues: frozenset[int]
     lead_skip: frozenset[str]
+    noun_markers: frozenset[str]
     injection_gate: frozenset[str]
     lead_bonus: list[float]
     entries: dict[str, Entry] = field(default_factory=dict)
@@ -205,6 +206,7 @@ def _build(data: dict[str, Any]) -> Lexicon:
             i for i, name in enumerate(cues) if name.startswith("mode.") or name in _IMPERATIVE_CUES
         ),
         lead_skip=frozenset(data["lists"]["lead_skip"]),
+        noun_markers=frozenset(data["lists"]["noun_markers"]),
         lead_bonus=[LEAD_BONUS if name.startswith(_LEAD_BOOSTED) else 1.0 for name in cues],
         injection_gate=frozenset(data["lists"]["injection_gate"]),
     )
