@@ -25,7 +25,7 @@ from vaos.signal.models import (
 from vaos.signal.noise_filter import NoiseFilter, get_noise_filter
 
 _MODE_ORDER: tuple[Mode, ...] = ("maintain", "execute", "build", "analyze", "assist")
-_ACTION_MODES = frozenset({"execute", "build", "maintain"})
+_ACTION_MODES: frozenset[Mode] = frozenset({"execute", "build", "maintain"})
 _COMMAND_MAX_WORDS = 30
 _DOCUMENT_MIN_CHARS = 1200
 _DOCUMENT_MIN_LINES = 6
