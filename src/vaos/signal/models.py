@@ -9,12 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
+from vaos.tiers import TIERS as TIERS
+from vaos.tiers import Tier as Tier
+from vaos.tiers import tier_for_weight as tier_for_weight
+
 Mode = Literal["execute", "build", "analyze", "maintain", "assist"]
 Genre = Literal["direct", "inform", "commit", "decide", "express"]
 SignalType = Literal["question", "request", "issue", "scheduling", "summary", "report", "general"]
 Format = Literal["command", "message", "notification", "document"]
 Confidence = Literal["high", "medium", "low"]
-Tier = Literal["utility", "specialist", "elite"]
 NoiseVerdictName = Literal["pass", "filtered", "clarify"]
 ClassifierName = Literal["deterministic", "llm"]
 
@@ -23,20 +26,6 @@ GENRES: tuple[Genre, ...] = get_args(Genre)
 TYPES: tuple[SignalType, ...] = get_args(SignalType)
 FORMATS: tuple[Format, ...] = get_args(Format)
 CONFIDENCES: tuple[Confidence, ...] = get_args(Confidence)
-TIERS: tuple[Tier, ...] = get_args(Tier)
-
-ELITE_THRESHOLD = 0.65
-SPECIALIST_THRESHOLD = 0.35
-
-
-def tier_for_weight(weight: float) -> Tier:
-    """The tier a weight asks for: >= 0.65 elite, >= 0.35 specialist, else utility."""
-    if weight >= ELITE_THRESHOLD:
-        return "elite"
-    if weight >= SPECIALIST_THRESHOLD:
-        return "specialist"
-    return "utility"
-
 
 @dataclass(frozen=True, slots=True)
 class NoiseVerdict:

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from vaos.store.database import Database, alembic_config, normalize_url
     from vaos.store.models import Base, MessageModel, SessionModel, SignalModel
     from vaos.store.sessions import SessionNotFoundError, SessionStore, StoredMessage, StoredSession
-    from vaos.store.signals import SignalRecord, SignalStats, SignalStore, StoredSignal, tier_for_weight
+    from vaos.store.signals import SignalRecord, SignalStats, SignalStore, StoredSignal
+    from vaos.tiers import tier_for_weight
 
 _EXPORTS: dict[str, str] = {
     "Database": "vaos.store.database",
@@ -37,7 +38,7 @@ _EXPORTS: dict[str, str] = {
     "SignalStats": "vaos.store.signals",
     "SignalStore": "vaos.store.signals",
     "StoredSignal": "vaos.store.signals",
-    "tier_for_weight": "vaos.store.signals",
+    "tier_for_weight": "vaos.tiers",
 }
 
 __all__ = [

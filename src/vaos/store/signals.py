@@ -29,19 +29,7 @@ from vaos.store.models import (
     utcnow,
 )
 from vaos.store.sessions import check_page, check_session_id
-
-ELITE_WEIGHT = 0.65
-SPECIALIST_WEIGHT = 0.35
-
-
-def tier_for_weight(weight: float) -> Tier:
-    """The tier a weight maps to before complexity adjustments (DESIGN.md decision 3)."""
-    if weight >= ELITE_WEIGHT:
-        return "elite"
-    if weight >= SPECIALIST_WEIGHT:
-        return "specialist"
-    return "utility"
-
+from vaos.tiers import tier_for_weight
 
 _ENUM_FIELDS = ("mode", "genre", "type", "format", "tier", "confidence", "classifier", "noise_verdict")
 
