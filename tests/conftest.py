@@ -6,6 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Timing is for bench/, not for tests: a busy 2-core machine must not fail a property.
+settings.register_profile("vaos", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("vaos")
 
 
 @pytest.fixture(autouse=True)
