@@ -47,6 +47,7 @@ class _Cues:
         self.problem = i("problem")
         self.report = i("report")
         self.scheduling = i("scheduling")
+        self.time = i("time")
         self.summary = i("summary")
         self.urgency = i("urgency")
         self.reasoning = i("reasoning")
@@ -54,6 +55,7 @@ class _Cues:
         self.extraction = i("extraction")
         self.sequence = i("sequence")
         self.technical = i("technical")
+        self.programming = i("programming")
         self.action_lead = frozenset(self.modes[m] for m in _MODE_ORDER if m != "assist")
 
 
@@ -197,8 +199,11 @@ class DeterministicClassifier:
             return "report" if s[c.report] > s[c.problem] else "issue"
         if s[c.summary] >= 1.0 and asks:
             return "summary"
-        timed = s[c.scheduling] >= 1.0
-        if timed and (c.scheduling in f.lead_cues or genre == "commit" or (asks and not self._acts(f))):
+        arranging = s[c.scheduling] >= 1.0
+        timed = arranging or s[c.time] >= 1.0
+        if arranging and (c.scheduling in f.lead_cues or asks or genre == "commit"):
+            return "scheduling"
+        if timed and (genre == "commit" or (imperative and not self._acts(f))):
             return "scheduling"
         if genre == "commit":
             return "general"
@@ -261,16 +266,16 @@ class DeterministicClassifier:
     def _weight(self, f: Features, mode: Mode, kind: SignalType, intent: bool, social: float) -> float:
         w, c, s = self._w, self._cues, f.scores
         length = min(1.0, math.log1p(f.word_count) / math.log1p(w["length_saturation_words"]))
-        code = (
-            1.0 if f.code_fence else min(1.0, 0.2 * f.code_lines + 0.25 * f.code_inline + 0.3 * f.stack_lines)
-        )
-        math_f = min(1.0, 0.35 * s[c.math] + 0.3 * f.math_inline)
+        pasted_code = 0.2 * f.code_lines + 0.25 * f.code_inline + 0.3 * f.stack_lines
+        code = 1.0 if f.code_fence else min(1.0, max(pasted_code, 0.3 * s[c.programming]))
+        word_problem = 0.15 * max(0, f.numbers - 1) if f.question_marks or s[c.math] else 0.0
+        math_f = min(1.0, 0.35 * s[c.math] + 0.3 * f.math_inline + word_problem)
         steps = max(f.numbered_lines, f.bullet_lines)
         asks = max(0, f.question_marks - 1) + max(0, f.sentences - 2) * 0.5
         multi_step = min(1.0, 0.2 * steps + 0.2 * s[c.sequence] + 0.2 * asks)
         pasted = f.line_count >= 3 or f.char_count >= 400
         extraction = min(1.0, 0.45 * s[c.extraction] * (1.0 if pasted else 0.6))
-        reasoning = min(1.0, 0.35 * s[c.reasoning])
+        reasoning = min(1.0, 0.35 * s[c.reasoning] + (0.6 if f.choices >= 3 else 0.0))
         technical = min(1.0, 0.25 * s[c.technical] + 0.2 * (f.log_lines > 0))
         task = 1.0 if mode in _ACTION_MODES or mode == "analyze" else (0.5 if kind == "request" else 0.0)
         urgency = min(1.0, 0.45 * s[c.urgency])

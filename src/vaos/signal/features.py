@@ -18,6 +18,8 @@ PHRASE_STRENGTH = 1.2
 PAST_TENSE_REPORT = 0.5
 
 _TOKEN = re.compile(r"[^\W_]+(?:['\-][^\W_]+)*|[.!?;\n]+")
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?(?![\w.])")
+_CHOICE = re.compile(r"\s*\(?[A-Ea-e][.)]\s+\S")
 _FIELD_MARK = re.compile(r"[:=\[|]")
 _MATH_GATE = re.compile(r"[\d\\$∑∫√π≤≥≠±∞∂∆²³^]")
 # Marks that only code writes; found with one search, then counted.
@@ -55,6 +57,8 @@ class Features:
     numbered_lines: int
     bullet_lines: int
     math_inline: int
+    numbers: int  # numerals in the text: word problems are made of them
+    choices: int  # lines that read like answer options: "A) …", "(b) …"
     injection_removed: bool
 
 
@@ -108,6 +112,8 @@ def _measure(text: str, lex: Lexicon) -> Features:
         numbered_lines=0,
         bullet_lines=0,
         math_inline=0,
+        numbers=0,
+        choices=0,
         injection_removed=False,
         lines=[head],
     )
@@ -126,6 +132,7 @@ def _measure(text: str, lex: Lexicon) -> Features:
         f.code_inline = sum(head.count(mark) for mark in _CODE_MARKS) + head.count("`") // 2
     if _MATH_GATE.search(head):
         f.math_inline = len(lex.patterns.math_expression.findall(head))
+        f.numbers = len(_NUMBER.findall(head))
     if f.line_count >= 3:
         p = lex.patterns
         f.email = bool(p.email_signoff.search(stripped[-400:]) or p.email_header.search(head[:400]))
@@ -172,11 +179,12 @@ def _score_tokens(tokens: list[str], lex: Lexicon) -> tuple[list[float], frozens
             if past and cue in mode_cues:
                 scores[report] += PAST_TENSE_REPORT
         if starting:
+            asking = at_lead and any(cue == question_lead for cue, _, _ in hits)
             for words_of_phrase, cue in starting:
                 if tuple(tokens[i : i + len(words_of_phrase)]) == words_of_phrase:
                     if at_lead:
                         lead_cues.add(cue)
-                        if cue in imperative_cues and not imperatives_here:
+                        if cue in imperative_cues and not imperatives_here and not asking:
                             imperatives += 1
                             imperatives_here = True
                     scores[cue] += PHRASE_STRENGTH * (lead_bonus[cue] if at_lead else 1.0)
@@ -217,6 +225,8 @@ def _measure_lines(head: str, f: Features, lex: Lexicon) -> str:
             f.code_lines += 1
         else:
             prose.append(line)
+            if _CHOICE.match(line):
+                f.choices += 1
             mark = structure(line)
             if mark:
                 kind = mark.group(1)

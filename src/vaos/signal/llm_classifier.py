@@ -16,7 +16,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from vaos.signal.models import GENRES, MODES, TYPES, Signal, tier_for_weight
+from vaos.signal.models import GENRES, MODES, TYPES, Signal
+from vaos.tiers import tier_for_weight
 
 if TYPE_CHECKING:
     from vaos.config import Settings

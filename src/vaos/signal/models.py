@@ -27,6 +27,7 @@ TYPES: tuple[SignalType, ...] = get_args(SignalType)
 FORMATS: tuple[Format, ...] = get_args(Format)
 CONFIDENCES: tuple[Confidence, ...] = get_args(Confidence)
 
+
 @dataclass(frozen=True, slots=True)
 class NoiseVerdict:
     """``pass``, or ``filtered`` / ``clarify`` with the short reply to send instead."""
