@@ -126,3 +126,13 @@ def test_code_raises_weight() -> None:
     with_code = classify("can you look at this function\n```python\ndef f(x):\n    return x * 2\n```")
     assert with_code.weight > plain.weight
     assert with_code.format == "document"
+
+
+def test_every_injection_phrase_is_gated() -> None:
+    """The token gate decides when to look for injections: each phrase must contain a gate word."""
+    from vaos.signal.lexicon import get_lexicon, load_data_file
+
+    gate = get_lexicon().injection_gate
+    for phrase in load_data_file("signal_rules.toml")["cue"]["injection"]["phrases"]:
+        words = set(phrase.replace(":", " ").replace("=", " ").split())
+        assert words & gate, phrase

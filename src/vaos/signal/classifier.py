@@ -8,6 +8,7 @@ dimension of the signal from cue scores, computes the weight from the weighted f
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from vaos.signal.features import Features, extract
 from vaos.signal.intent_hash import intent_hash
@@ -59,6 +60,31 @@ class _Cues:
         self.action_lead = frozenset(self.modes[m] for m in _MODE_ORDER if m != "assist")
 
 
+@dataclass(frozen=True, slots=True)
+class WeightCoefficients:
+    """``[weight]`` of signal_rules.toml: how much each feature adds to the weight."""
+
+    base: float
+    length: float
+    code: float
+    math: float
+    multi_step: float
+    extraction: float
+    reasoning: float
+    technical: float
+    task: float
+    urgency: float
+    problem: float
+    incident: float
+    social_cap: float
+    length_saturation_words: float
+
+
+def _unit(x: float) -> float:
+    """``x`` clamped to [0, 1]."""
+    return 0.0 if x < 0.0 else 1.0 if x > 1.0 else x
+
+
 class DeterministicClassifier:
     """Rules plus features; see ``docs/signal-taxonomy.md`` for what each label means."""
 
@@ -68,7 +94,10 @@ class DeterministicClassifier:
         self.lexicon = lexicon or get_lexicon()
         self.noise_filter = noise_filter or get_noise_filter()
         self._cues = _Cues(self.lexicon)
-        self._w = self.lexicon.weights
+        self._coef = WeightCoefficients(**self.lexicon.weights)
+        # log-scaled length, precomputed for the word counts of nearly every message
+        saturation = math.log1p(self._coef.length_saturation_words)
+        self._length = [min(1.0, math.log1p(n) / saturation) for n in range(4096)]
 
     def classify(self, text: str) -> Signal:
         """The signal of ``text``; total on any string."""
@@ -264,39 +293,45 @@ class DeterministicClassifier:
     # -- weight and confidence -------------------------------------------------------
 
     def _weight(self, f: Features, mode: Mode, kind: SignalType, intent: bool, social: float) -> float:
-        w, c, s = self._w, self._cues, f.scores
-        length = min(1.0, math.log1p(f.word_count) / math.log1p(w["length_saturation_words"]))
-        pasted_code = 0.2 * f.code_lines + 0.25 * f.code_inline + 0.3 * f.stack_lines
-        code = 1.0 if f.code_fence else min(1.0, max(pasted_code, 0.3 * s[c.programming]))
-        word_problem = 0.15 * max(0, f.numbers - 1) if f.question_marks or s[c.math] else 0.0
-        math_f = min(1.0, 0.35 * s[c.math] + 0.3 * f.math_inline + word_problem)
-        steps = max(f.numbered_lines, f.bullet_lines)
-        asks = max(0, f.question_marks - 1) + max(0, f.sentences - 2) * 0.5
-        multi_step = min(1.0, 0.2 * steps + 0.2 * s[c.sequence] + 0.2 * asks)
-        pasted = f.line_count >= 3 or f.char_count >= 400
-        extraction = min(1.0, 0.45 * s[c.extraction] * (1.0 if pasted else 0.6))
-        reasoning = min(1.0, 0.35 * s[c.reasoning] + (0.6 if f.choices >= 3 else 0.0))
-        technical = min(1.0, 0.25 * s[c.technical] + 0.2 * (f.log_lines > 0))
-        task = 1.0 if mode in _ACTION_MODES or mode == "analyze" else (0.5 if kind == "request" else 0.0)
-        urgency = min(1.0, 0.45 * s[c.urgency])
-        problem = min(1.0, 0.5 * s[c.problem])
-        weight = (
-            w["base"]
-            + w["length"] * length
-            + w["code"] * code
-            + w["math"] * math_f
-            + w["multi_step"] * multi_step
-            + w["extraction"] * extraction
-            + w["reasoning"] * reasoning
-            + w["technical"] * technical
-            + w["task"] * task
-            + w["urgency"] * urgency
-            + w["problem"] * problem
-            + w["incident"] * min(urgency, problem)
+        w, c, s = self._coef, self._cues, f.scores
+        words = f.word_count
+        length = self._length[words] if words < len(self._length) else 1.0
+        if f.code_fence:
+            code = 1.0
+        else:
+            pasted_code = 0.2 * f.code_lines + 0.25 * f.code_inline + 0.3 * f.stack_lines
+            code = max(pasted_code, 0.3 * s[c.programming])
+        word_problem = 0.15 * (f.numbers - 1) if f.numbers > 1 and (f.question_marks or s[c.math]) else 0.0
+        maths = 0.35 * s[c.math] + 0.3 * f.math_inline + word_problem
+        steps = f.numbered_lines if f.numbered_lines > f.bullet_lines else f.bullet_lines
+        asks = (f.question_marks - 1 if f.question_marks > 1 else 0) + (
+            0.5 * (f.sentences - 2) if f.sentences > 2 else 0.0
         )
-        if social and not intent:
-            weight = min(weight, w["social_cap"])
-        return round(min(1.0, max(0.0, weight)), 4)
+        multi_step = 0.2 * (steps + s[c.sequence] + asks)
+        pasted = f.line_count >= 3 or f.char_count >= 400
+        extraction = 0.45 * s[c.extraction] * (1.0 if pasted else 0.6)
+        reasoning = 0.35 * s[c.reasoning] + (0.6 if f.choices >= 3 else 0.0)
+        technical = 0.25 * s[c.technical] + (0.2 if f.log_lines else 0.0)
+        task = 1.0 if mode != "assist" else (0.5 if kind == "request" else 0.0)
+        urgency = _unit(0.45 * s[c.urgency])
+        problem = _unit(0.5 * s[c.problem])
+        weight = (
+            w.base
+            + w.length * length
+            + w.code * _unit(code)
+            + w.math * _unit(maths)
+            + w.multi_step * _unit(multi_step)
+            + w.extraction * _unit(extraction)
+            + w.reasoning * _unit(reasoning)
+            + w.technical * _unit(technical)
+            + w.task * task
+            + w.urgency * urgency
+            + w.problem * problem
+            + w.incident * (urgency if urgency < problem else problem)
+        )
+        if social and not intent and weight > w.social_cap:
+            weight = w.social_cap
+        return round(_unit(weight), 4)
 
     def _confidence(self, f: Features, mode_margin: float, intent: bool, social: float) -> Confidence:
         if not intent and not social:

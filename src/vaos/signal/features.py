@@ -8,7 +8,6 @@ bounded: words are read from the first ``TOKEN_WINDOW`` characters and lines fro
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from vaos.signal.lexicon import BOUNDARY, LEAD_SKIP, Lexicon, get_lexicon
 
@@ -27,39 +26,44 @@ _CODE_MARKS = ("=>", "->", "==", "!=", "&&", "||", "()", "::", "{{", "};", "</",
 _CODE_MARK = re.compile("|".join(re.escape(mark) for mark in _CODE_MARKS))
 
 
-@dataclass(slots=True)
 class Features:
-    """What the classifier knows about one message."""
+    """What the classifier knows about one message.
 
-    text: str  # the message with injected clauses removed
+    Counters default to zero at class level and are set only when measured: most messages
+    are one short line, and building them should cost next to nothing.
+    """
+
     tokens: list[str]  # lower-cased words of its prose, with sentence boundaries
     lines: list[str]  # its first lines (LINE_WINDOW at most)
     scores: list[float]
-    lead_cues: frozenset[int]
-    imperative_leads: int
-    word_count: int
-    char_count: int
-    line_count: int
-    sentences: int
-    question_marks: int
-    exclamations: int
-    inverted_question: bool
-    ends_with_question: bool
-    slash_command: bool
-    notification: bool
-    email: bool
-    code_fence: bool
-    code_lines: int
-    code_inline: int
-    stack_lines: int
-    log_lines: int
-    markdown_lines: int
-    numbered_lines: int
-    bullet_lines: int
-    math_inline: int
-    numbers: int  # numerals in the text: word problems are made of them
-    choices: int  # lines that read like answer options: "A) …", "(b) …"
-    injection_removed: bool
+    lead_cues: frozenset[int] = frozenset()
+    imperative_leads = 0
+    word_count = 0
+    sentences = 0
+    question_marks = 0
+    exclamations = 0
+    inverted_question = False
+    ends_with_question = False
+    slash_command = False
+    notification = False
+    email = False
+    code_fence = False
+    code_lines = 0
+    code_inline = 0
+    stack_lines = 0
+    log_lines = 0
+    markdown_lines = 0
+    numbered_lines = 0
+    bullet_lines = 0
+    math_inline = 0
+    numbers = 0  # numerals in the text: word problems are made of them
+    choices = 0  # lines that read like answer options: "A) …", "(b) …"
+    injection_removed = False
+
+    def __init__(self, text: str, char_count: int, line_count: int) -> None:
+        self.text = text  # the message with injected clauses removed
+        self.char_count = char_count
+        self.line_count = line_count
 
 
 def strip_injection(text: str, lexicon: Lexicon | None = None) -> tuple[str, bool]:
@@ -86,37 +90,12 @@ def extract(text: str, lexicon: Lexicon | None = None) -> Features:
 def _measure(text: str, lex: Lexicon) -> Features:
     stripped = text.strip()
     head = stripped[:TOKEN_WINDOW]
-    f = Features(
-        text=text,
-        tokens=[],
-        scores=[],
-        lead_cues=frozenset(),
-        imperative_leads=0,
-        word_count=0,
-        char_count=len(stripped),
-        line_count=stripped.count("\n") + 1 if stripped else 0,
-        sentences=0,
-        question_marks=0,
-        exclamations=0,
-        inverted_question="¿" in head,
-        ends_with_question=stripped.endswith("?"),
-        slash_command=bool(lex.patterns.slash_command.match(stripped)),
-        notification=False,
-        email=False,
-        code_fence="```" in head or "~~~" in head,
-        code_lines=0,
-        code_inline=0,
-        stack_lines=0,
-        log_lines=0,
-        markdown_lines=0,
-        numbered_lines=0,
-        bullet_lines=0,
-        math_inline=0,
-        numbers=0,
-        choices=0,
-        injection_removed=False,
-        lines=[head],
-    )
+    f = Features(text, len(stripped), stripped.count("\n") + 1 if stripped else 0)
+    f.lines = [head]
+    f.inverted_question = "¿" in head
+    f.ends_with_question = stripped.endswith("?")
+    f.slash_command = stripped[:1] == "/" and bool(lex.patterns.slash_command.match(stripped))
+    f.code_fence = "```" in head or "~~~" in head
     prose = _measure_lines(head, f, lex) if f.line_count > 1 else head
     low = prose.lower().replace("’", "'")
     f.question_marks = low.count("?")
@@ -132,7 +111,8 @@ def _measure(text: str, lex: Lexicon) -> Features:
         f.code_inline = sum(head.count(mark) for mark in _CODE_MARKS) + head.count("`") // 2
     if _MATH_GATE.search(head):
         f.math_inline = len(lex.patterns.math_expression.findall(head))
-        f.numbers = len(_NUMBER.findall(head))
+        if f.question_marks or f.scores[lex.math]:
+            f.numbers = len(_NUMBER.findall(head))
     if f.line_count >= 3:
         p = lex.patterns
         f.email = bool(p.email_signoff.search(stripped[-400:]) or p.email_header.search(head[:400]))

@@ -75,6 +75,7 @@ class Lexicon:
     report: int = 0
     problem: int = 0
     alert_source: int = 0
+    math: int = 0
 
     def index(self, cue: str) -> int:
         return self._index[cue]
@@ -85,6 +86,7 @@ class Lexicon:
         self.report = self._index["report"]
         self.problem = self._index["problem"]
         self.alert_source = self._index["alert_source"]
+        self.math = self._index["math"]
 
     def entry(self, token: str) -> Entry:
         """Everything the token loop needs to know about ``token``, computed once."""

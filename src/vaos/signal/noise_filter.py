@@ -59,8 +59,8 @@ class NoiseFilter:
         trimmed = message.strip()
         if not trimmed:
             return NoiseVerdict("filtered", "")
-        if len(trimmed) > 64:
-            return PASS
+        if len(trimmed) > 64 or trimmed.count(" ") > 5:
+            return PASS  # every noise pattern is a few words at most
         if self._confused.match(trimmed):
             return NoiseVerdict("clarify", self.clarification(trimmed))
         if self._noise.match(trimmed):
