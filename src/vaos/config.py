@@ -57,6 +57,16 @@ class ProviderSettings(BaseModel):
 class RoutingSettings(BaseModel):
     default_provider: str | None = None
     chain: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # issue 4: reliability and budgets of model calls
+    local_fallback: bool = Field(default=True, description="End every chain with the embedded model.")
+    max_attempts: int = Field(default=3, ge=1, le=10, description="Calls per provider for retryable errors.")
+    backoff_base: float = Field(default=0.5, gt=0, description="First retry wait in seconds (doubles).")
+    backoff_max: float = Field(default=8.0, gt=0)
+    first_token_timeout: float = Field(default=60.0, gt=0)
+    idle_timeout: float = Field(default=120.0, gt=0, description="Longest silence inside a stream.")
+    budget_session_usd: float | None = Field(default=None, ge=0)
+    budget_daily_usd: float | None = Field(default=None, ge=0)
+    over_budget: Literal["downgrade", "refuse"] = "downgrade"
 
     _split_chain = field_validator("chain", mode="before")(_split_commas)
 
@@ -77,6 +87,23 @@ class GovernanceSettings(BaseModel):
 class AmqpSettings(BaseModel):
     url: str | None = "amqp://guest:guest@127.0.0.1:5672/"
     spool_max_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
+    # issue 6: telemetry publisher and kernel commands (vaos.governance.telemetry / .commands)
+    name_prefix: str = Field(
+        default="", max_length=64, description="Prepended to the exchange and queue names (isolation)."
+    )
+    buffer_max: int = Field(default=10_000, ge=1, description="Events held in memory before spilling.")
+    flush_interval: float = Field(default=1.0, gt=0, le=60)
+    batch_size: int = Field(default=100, ge=1, le=100)
+    connect_timeout: float = Field(default=5.0, gt=0)
+    publish_timeout: float = Field(default=10.0, gt=0)
+    reconnect_interval: float = Field(default=1.0, gt=0, le=60)
+    stats_interval: float = Field(default=15.0, gt=0, description="Counters on the event bus, seconds.")
+    skip_event_types: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Bus event types not shipped (e.g. llm_token)."
+    )
+    command_max_ttl: int = Field(default=300, ge=1, le=3600, description="Longest lifetime of a command.")
+
+    _split_skip = field_validator("skip_event_types", mode="before")(_split_commas)
 
 
 class ApiSettings(BaseModel):

@@ -41,7 +41,13 @@ def _root(
 
 def _register() -> None:
     # Imported for their side effect: each module adds its commands to ``app``.
-    from vaos.cli import classify  # noqa: F401
+    from vaos.cli import (
+        ask,  # noqa: F401
+        classify,  # noqa: F401
+        doctor,  # noqa: F401
+        models,  # noqa: F401
+        route,  # noqa: F401
+    )
 
 
 _register()
