@@ -114,11 +114,70 @@ class ApiSettings(BaseModel):
     )
     rate_limit_auth_per_minute: int = Field(default=10, gt=0)
     rate_limit_per_minute: int = Field(default=60, gt=0)
+    # issue 8: the HTTP API (vaos.api)
+    max_request_bytes: int = Field(default=4 * 1024 * 1024, gt=0, description="Largest request body.")
+    access_token_ttl: int = Field(default=900, ge=10, le=86_400, description="Seconds an access token lives.")
+    refresh_token_ttl: int = Field(default=7 * 86_400, ge=60, description="Seconds a refresh token lives.")
+    token_secret: SecretStr | None = Field(
+        default=None, description="HS256 key of access tokens; unset: $VAOS_HOME/api/token_secret."
+    )
+    sse_heartbeat: float = Field(default=15.0, gt=0, le=300, description="Seconds between SSE keep-alives.")
+    sse_replay_events: int = Field(default=500, ge=0, description="Events kept per session for resume.")
+    sse_replay_sessions: int = Field(default=1000, ge=1, description="Sessions whose events are kept.")
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    _split_origins = field_validator("cors_origins", mode="before")(_split_commas)
 
     def auth_required(self, host: str | None = None) -> bool:
         if self.require_auth is not None:
             return self.require_auth
         return (host or self.host) not in _LOOPBACK_HOSTS
+
+
+class AgentSettings(BaseModel):
+    """The agent loop (issue 7): limits, context and compaction."""
+
+    max_iterations: int = Field(default=20, ge=1, le=200, description="Model calls per message.")
+    tool_timeout: float = Field(default=60.0, gt=0, description="Seconds a tool call may take.")
+    max_tool_output_bytes: int = Field(default=51_200, ge=256, description="Longer results are cut.")
+    tool_concurrency: int = Field(default=10, ge=1, le=64)
+    max_context_tokens: int | None = Field(
+        default=None, gt=0, description="Context window override; unset = the model's window."
+    )
+    response_reserve_tokens: int = Field(default=2048, ge=0)
+    tool_schema_share: float = Field(
+        default=0.25, gt=0, le=1, description="Most of the window the tool schemas may take."
+    )
+    compaction_warn: float = Field(default=0.80, gt=0, le=1)
+    compaction_aggressive: float = Field(default=0.85, gt=0, le=1)
+    compaction_emergency: float = Field(default=0.95, gt=0, le=1)
+    compaction_llm: bool = Field(default=False, description="Summarise old turns with the utility tier.")
+    overflow_retries: int = Field(default=3, ge=0, le=10)
+    memory_chars: int = Field(default=3000, ge=0, description="Vault memory put in the context.")
+    extract_facts: bool = Field(default=True, description="Save facts to the vault when a session ends.")
+
+
+class ToolSettings(BaseModel):
+    """The built-in tools (issue 7): workspace, shell, web, MCP."""
+
+    workspace: Path | None = Field(default=None, description="Root of the file tools; unset = the cwd.")
+    permission: Literal["full", "workspace", "read_only"] = "full"
+    disabled: Annotated[list[str], NoDecode] = Field(default_factory=list, description="Tools not offered.")
+    shell_timeout: float = Field(default=60.0, gt=0)
+    shell_output_bytes: int = Field(default=100_000, ge=1024)
+    shell_concurrency: int = Field(default=3, ge=1, le=32)
+    shell_env: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Extra variables passed to commands (none with secrets)."
+    )
+    web_timeout: float = Field(default=30.0, gt=0)
+    web_allow_private: bool = Field(default=False, description="Let web_fetch reach private addresses.")
+    web_search_backend: Literal["auto", "brave", "searxng", "none"] = "auto"
+    brave_api_key: SecretStr | None = Field(default=None, description="Or BRAVE_API_KEY.")
+    searxng_url: str | None = None
+    mcp_config: Path | None = Field(default=None, description="Unset = $VAOS_HOME/mcp.json.")
+    mcp_connect_timeout: float = Field(default=20.0, gt=0)
+
+    _split_disabled = field_validator("disabled", "shell_env", mode="before")(_split_commas)
 
 
 class Settings(BaseSettings):
@@ -140,6 +199,8 @@ class Settings(BaseSettings):
     governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
     amqp: AmqpSettings = Field(default_factory=AmqpSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
+    tools: ToolSettings = Field(default_factory=ToolSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -43,8 +43,11 @@ def _register() -> None:
     # Imported for their side effect: each module adds its commands to ``app``.
     from vaos.cli import (
         ask,  # noqa: F401
+        audit,  # noqa: F401
         classify,  # noqa: F401
         doctor,  # noqa: F401
+        kernel,  # noqa: F401
+        kernel_command,  # noqa: F401
         models,  # noqa: F401
         route,  # noqa: F401
     )

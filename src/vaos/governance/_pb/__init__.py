@@ -1,0 +1,1 @@
+"""Generated protobuf code for protos/kernel.proto (see vaos.governance.protogen)."""
