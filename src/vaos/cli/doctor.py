@@ -168,21 +168,14 @@ def _service_checks(settings: Any) -> list[Check]:
         )
     else:
         checks.append(Check("kernel", "ok", "embedded kernel (started by vaos serve)"))
-    if settings.amqp.url:
-        parts = urlsplit(settings.amqp.url)
-        ok = _reachable(parts.hostname or "127.0.0.1", parts.port or 5672)
-        checks.append(
-            Check("broker", "ok", f"AMQP broker at {parts.hostname}:{parts.port or 5672} answers")
-            if ok
-            else Check(
-                "broker",
-                "warn",
-                "AMQP broker does not answer: telemetry is spooled locally",
-                "start RabbitMQ or set VAOS_AMQP__URL",
-            )
-        )
-    else:
-        checks.append(Check("broker", "info", "no AMQP broker configured: telemetry is spooled locally"))
+    from vaos.governance.telemetry import telemetry_status
+
+    telemetry = telemetry_status(settings)
+    state = telemetry["state"]
+    level: Literal["ok", "warn", "info"] = (
+        "ok" if state == "reachable" else "warn" if state == "unreachable" else "info"
+    )
+    checks.append(Check("broker", level, telemetry["message"], telemetry.get("fix")))
     home = settings.home
     writable = (home.exists() and home.is_dir()) or not home.exists()
     checks.append(
