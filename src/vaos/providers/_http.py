@@ -15,6 +15,7 @@ from typing import Any
 
 import aiohttp
 
+from vaos.providers.base import Provider
 from vaos.providers.errors import ProviderError, error_for_status, retry_after_from_headers
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
@@ -208,3 +209,26 @@ async def iter_sse(response: aiohttp.ClientResponse) -> AsyncIterator[tuple[str,
             data.append(value)
     if data:
         yield event, "\n".join(data)
+
+
+class RestProvider(Provider):
+    """A provider spoken over plain HTTP: base URL, key and one ``HttpClient``."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        api_key: str | None,
+        base_url: str,
+        default_model: str | None = None,
+        timeout: float = DEFAULT_READ_TIMEOUT,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        super().__init__(name, default_model=default_model)
+        self.base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self.http = HttpClient(name, session=session, connect_timeout=connect_timeout, read_timeout=timeout)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()

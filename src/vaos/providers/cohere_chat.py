@@ -11,8 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from vaos.providers._http import HttpClient, iter_sse
-from vaos.providers.base import Provider
+from vaos.providers._http import RestProvider, iter_sse
 from vaos.providers.errors import ProviderError
 from vaos.providers.types import (
     Completion,
@@ -36,7 +35,7 @@ _FINISH: dict[str, FinishReason] = {
 }
 
 
-class CohereProvider(Provider):
+class CohereProvider(RestProvider):
     protocol = "cohere"
 
     def __init__(
@@ -50,13 +49,15 @@ class CohereProvider(Provider):
         connect_timeout: float = 10.0,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
-        super().__init__(name, default_model=default_model)
-        self.base_url = base_url.rstrip("/")
-        self._api_key = api_key
-        self.http = HttpClient(name, session=session, connect_timeout=connect_timeout, read_timeout=timeout)
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
+        super().__init__(
+            name,
+            api_key=api_key,
+            base_url=base_url,
+            default_model=default_model,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            session=session,
+        )
 
     def _headers(self, stream: bool) -> dict[str, str]:
         return {

@@ -12,8 +12,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from vaos.providers._http import HttpClient, iter_sse
-from vaos.providers.base import Provider
+from vaos.providers._http import RestProvider, iter_sse
 from vaos.providers.errors import ProviderError
 from vaos.providers.types import (
     Completion,
@@ -38,7 +37,7 @@ _FINISH: dict[str, FinishReason] = {
 }
 
 
-class GeminiProvider(Provider):
+class GeminiProvider(RestProvider):
     protocol = "gemini"
 
     def __init__(
@@ -52,13 +51,15 @@ class GeminiProvider(Provider):
         connect_timeout: float = 10.0,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
-        super().__init__(name, default_model=default_model)
-        self.base_url = base_url.rstrip("/")
-        self._api_key = api_key
-        self.http = HttpClient(name, session=session, connect_timeout=connect_timeout, read_timeout=timeout)
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
+        super().__init__(
+            name,
+            api_key=api_key,
+            base_url=base_url,
+            default_model=default_model,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            session=session,
+        )
 
     def _headers(self) -> dict[str, str]:
         return {"x-goog-api-key": self._api_key or "", "content-type": "application/json"}

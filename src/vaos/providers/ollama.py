@@ -13,8 +13,7 @@ from typing import Any
 
 import aiohttp
 
-from vaos.providers._http import HttpClient, iter_ndjson
-from vaos.providers.base import Provider
+from vaos.providers._http import RestProvider, iter_ndjson
 from vaos.providers.catalog import AUTO_MODEL
 from vaos.providers.errors import ProviderError
 from vaos.providers.types import (
@@ -64,7 +63,7 @@ def normalize_base_url(url: str) -> str:
     return url
 
 
-class OllamaProvider(Provider):
+class OllamaProvider(RestProvider):
     protocol = "ollama"
 
     def __init__(
@@ -80,15 +79,17 @@ class OllamaProvider(Provider):
         connect_timeout: float = 5.0,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
-        super().__init__(name, default_model=default_model)
-        self.base_url = normalize_base_url(base_url)
-        self._api_key = api_key
+        super().__init__(
+            name,
+            api_key=api_key,
+            base_url=normalize_base_url(base_url),
+            default_model=default_model,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            session=session,
+        )
         self._keep_alive = keep_alive
         self._detected: dict[Tier, str] | None = dict(tier_models) if tier_models else None
-        self.http = HttpClient(name, session=session, connect_timeout=connect_timeout, read_timeout=timeout)
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
 
     def _headers(self) -> dict[str, str]:
         headers = {"content-type": "application/json"}

@@ -7,6 +7,7 @@ optional extra also needs that extra installed. Clients are built on first use.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 from collections.abc import Callable, Mapping
@@ -191,48 +192,20 @@ def _anthropic(status: ProviderStatus) -> Provider:
     )
 
 
-def _gemini(status: ProviderStatus) -> Provider:
-    from vaos.providers.gemini import GeminiProvider
+def _rest(module: str, class_name: str) -> Factory:
+    """A factory for a provider spoken over plain HTTP (``RestProvider``), imported on use."""
 
-    return GeminiProvider(
-        status.name,
-        api_key=status.api_key,
-        base_url=status.base_url,
-        default_model=status.models["specialist"],
-    )
+    def build(status: ProviderStatus) -> Provider:
+        provider_class = getattr(importlib.import_module(module), class_name)
+        provider: Provider = provider_class(
+            status.name,
+            api_key=status.api_key,
+            base_url=status.base_url,
+            default_model=status.models["specialist"],
+        )
+        return provider
 
-
-def _cohere(status: ProviderStatus) -> Provider:
-    from vaos.providers.cohere_chat import CohereProvider
-
-    return CohereProvider(
-        status.name,
-        api_key=status.api_key,
-        base_url=status.base_url,
-        default_model=status.models["specialist"],
-    )
-
-
-def _replicate(status: ProviderStatus) -> Provider:
-    from vaos.providers.replicate import ReplicateProvider
-
-    return ReplicateProvider(
-        status.name,
-        api_key=status.api_key,
-        base_url=status.base_url,
-        default_model=status.models["specialist"],
-    )
-
-
-def _ollama(status: ProviderStatus) -> Provider:
-    from vaos.providers.ollama import OllamaProvider
-
-    return OllamaProvider(
-        status.name,
-        base_url=status.base_url,
-        api_key=status.api_key,
-        default_model=status.models["specialist"],
-    )
+    return build
 
 
 def _local(status: ProviderStatus) -> Provider:
@@ -244,9 +217,9 @@ def _local(status: ProviderStatus) -> Provider:
 _FACTORIES: dict[str, Factory] = {
     "openai": _openai,
     "anthropic": _anthropic,
-    "gemini": _gemini,
-    "cohere": _cohere,
-    "replicate": _replicate,
-    "ollama": _ollama,
+    "gemini": _rest("vaos.providers.gemini", "GeminiProvider"),
+    "cohere": _rest("vaos.providers.cohere_chat", "CohereProvider"),
+    "replicate": _rest("vaos.providers.replicate", "ReplicateProvider"),
+    "ollama": _rest("vaos.providers.ollama", "OllamaProvider"),
     "local": _local,
 }

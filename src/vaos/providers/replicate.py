@@ -13,8 +13,7 @@ from typing import Any
 import aiohttp
 
 from vaos.providers import tool_prompting
-from vaos.providers._http import HttpClient, iter_sse
-from vaos.providers.base import Provider
+from vaos.providers._http import RestProvider, iter_sse
 from vaos.providers.errors import ProviderError
 from vaos.providers.types import (
     Completion,
@@ -32,7 +31,7 @@ _TERMINAL = frozenset({"succeeded", "failed", "canceled", "aborted"})
 DEFAULT_MAX_TOKENS = 1024
 
 
-class ReplicateProvider(Provider):
+class ReplicateProvider(RestProvider):
     protocol = "replicate"
 
     def __init__(
@@ -49,16 +48,18 @@ class ReplicateProvider(Provider):
         session: aiohttp.ClientSession | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        super().__init__(name, default_model=default_model)
-        self.base_url = base_url.rstrip("/")
-        self._api_key = api_key
+        super().__init__(
+            name,
+            api_key=api_key,
+            base_url=base_url,
+            default_model=default_model,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            session=session,
+        )
         self._poll_interval = poll_interval
         self._max_polls = max_polls
         self._sleep = sleep
-        self.http = HttpClient(name, session=session, connect_timeout=connect_timeout, read_timeout=timeout)
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
 
     def _headers(self, *, accept: str = "application/json") -> dict[str, str]:
         return {
