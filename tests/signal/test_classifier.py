@@ -136,3 +136,9 @@ def test_every_injection_phrase_is_gated() -> None:
     for phrase in load_data_file("signal_rules.toml")["cue"]["injection"]["phrases"]:
         words = set(phrase.replace(":", " ").replace("=", " ").split())
         assert words & gate, phrase
+
+
+@pytest.mark.parametrize("injection", INJECTIONS)
+def test_injection_past_the_window_is_removed_too(injection: str) -> None:
+    long_message = "Please review this design document.\n" + "The service stores events in order. " * 120
+    assert classify(f"{long_message}\n{injection}").weight == classify(long_message).weight

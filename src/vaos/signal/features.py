@@ -76,9 +76,15 @@ def strip_injection(text: str, lexicon: Lexicon | None = None) -> tuple[str, boo
 def extract(text: str, lexicon: Lexicon | None = None) -> Features:
     lex = lexicon or get_lexicon()
     f = _measure(text, lex)
-    # Single lines: their tokens tell whether an injection is worth looking for. Pasted
-    # lines are not in the tokens, so longer messages are searched directly.
-    if f.line_count > 1 or not lex.injection_gate.isdisjoint(f.tokens):
+    # Single short lines: their tokens tell whether an injection is worth looking for.
+    # Longer text has words outside the tokens (pasted lines, past the window): a substring
+    # scan for the gate words is cheap, the injection pattern itself is not.
+    if f.line_count > 1 or len(text) > TOKEN_WINDOW:
+        low = text.lower()
+        suspicious = any(word in low for word in lex.injection_gate)
+    else:
+        suspicious = not lex.injection_gate.isdisjoint(f.tokens)
+    if suspicious:
         cleaned, injected = strip_injection(text, lex)
         if injected:
             f = _measure(cleaned, lex)
