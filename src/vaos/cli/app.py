@@ -48,8 +48,10 @@ def _register() -> None:
         doctor,  # noqa: F401
         kernel,  # noqa: F401
         kernel_command,  # noqa: F401
+        mcp,  # noqa: F401
         models,  # noqa: F401
         route,  # noqa: F401
+        tools,  # noqa: F401
     )
 
 

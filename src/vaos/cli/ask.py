@@ -1,151 +1,120 @@
-"""``vaos ask``: one question, one streamed answer, then usage and cost.
+"""``vaos ask``: one message through the agent loop, the answer streamed, then usage and cost.
 
-classify -> route -> one model call through the routing layer (breakers, retries,
-fallback, budget). ``answer_once`` is the seam where the agent loop (tools, several model
-calls) takes over: it gets the same signal, decision, runner and streaming callback.
+classify -> route -> the agent loop (model calls through the routing layer; tool calls under
+hooks and governance) -> the answer. Text streams to stdout as it comes; the routing decision,
+tool calls and the usage line go to stderr. ``--json`` prints one document instead: the
+agent's result (``output``, ``signal``, ``tier``, ``provider``, ``model``, ``usage``,
+``cost_usd``, ``tool_calls``, ``decision``, ``latency_s``, ``first_token_s``,
+``failed_attempts``, ``session_id``, ``iterations``).
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import typer
 
 from vaos.cli.app import app
-from vaos.cli.errors import fail
-from vaos.cli.route import (
-    MODEL_HELP,
-    PROVIDER_HELP,
-    TIER_HELP,
-    checked_message,
-    load_settings,
-    print_decision,
-    routing_problem,
-)
+from vaos.cli.errors import bad_input, fail
+from vaos.cli.route import MODEL_HELP, PROVIDER_HELP, TIER_HELP, checked_message, load_settings
 
 if TYPE_CHECKING:
-    from vaos.routing.decision import RoutingDecision
-    from vaos.routing.runner import CallResult
-    from vaos.routing.wiring import Routing
-    from vaos.signal.models import Signal
-
-SYSTEM_PROMPT = "You are VAOS, a helpful assistant. Answer clearly and concisely."
-
-
-@dataclass
-class AskOutcome:
-    signal: Signal
-    decision: RoutingDecision | None
-    text: str
-    result: CallResult | None = None
-    noise_reply: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        result = self.result
-        return {
-            "output": self.text,
-            "signal": self.signal.to_dict(),
-            "tier": self.decision.tier if self.decision else self.signal.tier,
-            "provider": result.provider if result else None,
-            "model": result.model if result else None,
-            "usage": result.completion.usage.to_dict() if result else None,
-            "cost_usd": float(result.cost_usd) if result and result.cost_usd is not None else None,
-            "latency_s": round(result.latency_s, 4) if result else None,
-            "first_token_s": round(result.first_token_s, 4) if result and result.first_token_s else None,
-            "tool_calls": [c.to_dict() for c in result.completion.tool_calls] if result else [],
-            "decision": self.decision.to_dict() if self.decision else None,
-            "failed_attempts": [a.to_dict() for a in result.attempts] if result else [],
-        }
-
-
-async def answer_once(
-    text: str,
-    *,
-    routing: Routing,
-    signal: Signal,
-    decision: RoutingDecision,
-    on_text: Callable[[str], None],
-    session_id: str | None = None,
-) -> CallResult:
-    """One model call for ``text`` (the agent loop's place), streaming text to ``on_text``."""
-    from vaos.providers.types import Request, TextDelta
-    from vaos.routing.runner import Finished, StreamFailed, StreamInterruptedError
-
-    request = Request.of(text, system=SYSTEM_PROMPT)
-    async for event in routing.runner.stream(request, decision, session_id=session_id):
-        if isinstance(event, TextDelta):
-            on_text(event.text)
-        elif isinstance(event, Finished):
-            return event.result
-        elif isinstance(event, StreamFailed):
-            raise StreamInterruptedError(event)
-    raise RuntimeError("the call ended without a result")  # pragma: no cover
+    from vaos.agent.result import AgentResult
+    from vaos.config import Settings
+    from vaos.events import Event
 
 
 async def ask_async(
     text: str,
     *,
+    settings: Settings,
     tier: str | None,
     provider: str | None,
     model: str | None,
-    on_text: Callable[[str], None],
-    on_decision: Callable[[Signal, RoutingDecision], None],
     session_id: str | None = None,
-) -> AskOutcome:
-    settings = load_settings()
-    from vaos.events import EventBus
-    from vaos.providers.registry import UnknownProviderError
-    from vaos.routing.router import RoutingInputError
-    from vaos.routing.wiring import build_routing
-    from vaos.signal.classifier import DeterministicClassifier
-    from vaos.signal.llm_classifier import LLMSignalClassifier
-    from vaos.signal.noise_filter import NoiseFilter, NoiseThresholds
-    from vaos.signal.service import SignalService
+    on_event: Callable[[Event], None] | None = None,
+) -> AgentResult:
+    """Run the agent once; ``on_event`` sees every event of the run as it happens."""
+    from vaos.agent.runtime import open_runtime
 
-    bus = EventBus()
-    try:
-        routing = build_routing(settings, bus=bus)
-    except UnknownProviderError as exc:
-        routing_problem(exc)
-    try:
+    async with open_runtime(settings) as runtime:
+        unsubscribe = None
+        if on_event is not None:
+            callback = on_event
 
-        async def classify_call(request: Any) -> Any:
-            decision = routing.router.decide(tier="utility")
-            return (await routing.runner.complete(request, decision, session_id=session_id)).completion
+            async def forward(event: Event) -> None:
+                callback(event)
 
-        thresholds = NoiseThresholds(settings.signal.likely_noise, settings.signal.uncertain)
-        service = SignalService(
-            bus,
-            deterministic=DeterministicClassifier(noise_filter=NoiseFilter(thresholds)),
-            llm=LLMSignalClassifier(classify_call) if settings.signal.llm_enabled else None,
-            llm_below=settings.signal.llm_below_confidence,
-        )
-        signal = await service.classify(text, session_id=session_id)
-        if not signal.noise.passed:
-            return AskOutcome(signal, None, signal.noise.reply or "", noise_reply=signal.noise.reply)
+            unsubscribe = runtime.bus.subscribe(forward)
         try:
-            decision = routing.router.decide(
-                signal, text, tier=tier, provider=provider, model=model, session_id=session_id
+            return await runtime.agent().run(
+                text, session_id=session_id, tier=tier, provider=provider, model=model, channel="cli"
             )
-        except (UnknownProviderError, RoutingInputError) as exc:
-            routing_problem(exc)
-        await bus.emit("routing_decided", decision.to_dict(), session_id=session_id)
-        on_decision(signal, decision)
-        pieces: list[str] = []
+        finally:
+            if unsubscribe is not None:
+                unsubscribe()
 
-        def collect(piece: str) -> None:
-            pieces.append(piece)
-            on_text(piece)
 
-        result = await answer_once(
-            text, routing=routing, signal=signal, decision=decision, on_text=collect, session_id=session_id
-        )
-        return AskOutcome(signal, decision, result.completion.text or "".join(pieces), result)
-    finally:
-        await routing.aclose()
+class _Printer:
+    """The streamed answer on stdout; decision, tools and progress on stderr."""
+
+    def __init__(self) -> None:
+        self.streamed = False
+        self.at_line_start = True
+
+    def __call__(self, event: Event) -> None:
+        kind, data = event.type, event.data
+        if kind == "llm_token":
+            piece = str(data.get("text", ""))
+            if piece:
+                sys.stdout.write(piece)
+                sys.stdout.flush()
+                self.streamed = True
+                self.at_line_start = piece.endswith("\n")
+        elif kind == "llm_request" and not self.at_line_start:
+            self._newline()
+        elif kind == "routing_decided":
+            _print_decision(data)
+        elif kind == "tool_call":
+            if not self.at_line_start:
+                self._newline()
+            print(f"  -> {data.get('name')}({_hint(data.get('arguments'))})", file=sys.stderr, flush=True)
+        elif kind == "tool_result":
+            status = data.get("status")
+            mark = "ok" if status == "ok" else f"{status}: {str(data.get('preview', ''))[:120]}"
+            print(
+                f"     {data.get('name')} {mark} ({data.get('duration_ms', 0):.0f} ms)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def _newline(self) -> None:
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+        self.at_line_start = True
+
+
+def _hint(arguments: Any) -> str:
+    if not isinstance(arguments, dict):
+        return ""
+    for key in ("command", "path", "query", "url", "pattern"):
+        if key in arguments:
+            return f"{key}={str(arguments[key])[:60]!r}"
+    return ", ".join(list(arguments)[:2])
+
+
+def _print_decision(data: dict[str, Any]) -> None:
+    signal = data.get("signal") or {}
+    print(
+        f"{data.get('tier')} -> {data.get('provider') or '(none)'} / {data.get('model') or '-'}"
+        f"   {signal.get('mode')}/{signal.get('genre')}/{signal.get('type')},"
+        f" weight {signal.get('weight', 0):.2f}, confidence {signal.get('confidence')},"
+        f" complexity {data.get('complexity')}/10",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 @app.command()
@@ -155,73 +124,68 @@ def ask(
     tier: str | None = typer.Option(None, "--tier", help=TIER_HELP),
     provider: str | None = typer.Option(None, "--provider", help=PROVIDER_HELP),
     model: str | None = typer.Option(None, "--model", help=MODEL_HELP),
-    session: str | None = typer.Option(None, "--session", help="Session id (for the session budget)."),
+    session: str | None = typer.Option(
+        None, "--session", help="Session id: continue (or start) that conversation."
+    ),
 ) -> None:
-    """One-shot answer: classify, route, call the model (streamed), then usage and cost."""
+    """One-shot: classify, route, run the agent loop (tools under governance), print the answer."""
     import asyncio
+
+    from vaos.agent.errors import AgentCallError, AgentInputError
 
     settings = load_settings()
     message = checked_message(text, settings)
-    from vaos.routing.runner import BudgetExceededError, RoutingError, StreamInterruptedError
-
-    out = sys.stdout
-    streamed = False
-
-    def on_text(piece: str) -> None:
-        nonlocal streamed
-        if not json_output:
-            streamed = True
-            out.write(piece)
-            out.flush()
-
-    def on_decision(signal: Signal, decision: RoutingDecision) -> None:
-        if not json_output:
-            print_decision(signal, decision, err=True)
-
+    printer = None if json_output else _Printer()
     try:
-        outcome = asyncio.run(
+        result = asyncio.run(
             ask_async(
                 message,
+                settings=settings,
                 tier=tier,
                 provider=provider,
                 model=model,
-                on_text=on_text,
-                on_decision=on_decision,
                 session_id=session,
+                on_event=printer,
             )
         )
-    except StreamInterruptedError as exc:
-        if streamed:
-            out.write("\n")
-        fail(str(exc))
-    except BudgetExceededError as exc:
-        fail(str(exc))
-    except RoutingError as exc:
+    except AgentInputError as exc:
+        if printer is not None and printer.streamed:
+            sys.stdout.write("\n")
+        bad_input(str(exc))
+    except AgentCallError as exc:
+        if printer is not None and printer.streamed and not printer.at_line_start:
+            sys.stdout.write("\n")
         fail(str(exc))
     if json_output:
         import orjson
 
-        sys.stdout.buffer.write(orjson.dumps(outcome.to_dict()) + b"\n")
+        sys.stdout.buffer.write(orjson.dumps(result.to_dict()) + b"\n")
         sys.stdout.flush()
         return
-    if outcome.result is None:
-        print(outcome.text)
+    assert printer is not None
+    if result.stop_reason == "noise":
+        print(result.output)
         print("(filtered as noise: no model call)", file=sys.stderr)
         return
-    if streamed:
-        out.write("\n")
+    if printer.streamed and result.stop_reason == "answer":
+        if not printer.at_line_start:
+            sys.stdout.write("\n")
     else:
-        print(outcome.text)
-    _print_usage(outcome.result)
+        if printer.streamed and not printer.at_line_start:
+            sys.stdout.write("\n")
+        print(result.output)
+    _print_usage(result)
 
 
-def _print_usage(result: CallResult) -> None:
-    usage = result.completion.usage
-    cost = "unknown" if result.cost_usd is None else f"${result.cost_usd:.6f}"
+def _print_usage(result: AgentResult) -> None:
+    usage = result.usage
     first = f", first token {result.first_token_s:.2f} s" if result.first_token_s is not None else ""
-    retried = f", {len(result.attempts)} failed attempt(s) before" if result.attempts else ""
+    retried = f", {len(result.failed_attempts)} failed attempt(s)" if result.failed_attempts else ""
+    tools = f", {len(result.tool_calls)} tool call(s)" if result.tool_calls else ""
+    steps = f", {result.iterations} steps" if result.iterations > 1 else ""
     print(
-        f"[{result.provider}/{result.model} {result.tier}] tokens in {usage.input_tokens}, "
-        f"out {usage.output_tokens}; cost {cost}; {result.latency_s:.2f} s{first}{retried}",
+        f"[{result.provider}/{result.model} {result.tier}] tokens in {usage.get('prompt_tokens', 0)}, "
+        f"out {usage.get('completion_tokens', 0)}; cost ${result.cost_usd:.6f}; {result.latency_s:.2f} s"
+        f"{first}{tools}{steps}{retried}; session {result.session_id}",
         file=sys.stderr,
     )
