@@ -180,6 +180,29 @@ class ToolSettings(BaseModel):
     _split_disabled = field_validator("disabled", "shell_env", mode="before")(_split_commas)
 
 
+class SwarmSettings(BaseModel):
+    """Swarms (issue 9): limits, where the agents run, the work queues (``vaos.swarm``)."""
+
+    max_agents: int = Field(default=8, ge=1, le=50, description="Agents in one swarm's plan.")
+    max_rounds: int = Field(default=3, ge=1, le=20, description="Debate rounds, review iterations.")
+    timeout: float = Field(default=600.0, gt=0, description="Seconds a whole swarm may take.")
+    agent_timeout: float = Field(default=300.0, gt=0, description="Seconds one agent task may take.")
+    budget_usd: float | None = Field(default=None, ge=0, description="Model spend of one swarm.")
+    max_parallel: int = Field(default=4, ge=1, le=64, description="Agents of one swarm at a time.")
+    max_active: int = Field(default=10, ge=1, le=1000, description="Swarms running in one process.")
+    executor: Literal["auto", "local", "queue"] = Field(
+        default="auto", description="auto: the work queue when a worker listens on it, else in-process."
+    )
+    runtime: str = Field(
+        default="vaos.agent:open_runtime", description="module:callable opening the agent runtime."
+    )
+    planner: Literal["llm", "fallback"] = "llm"
+    prefetch: int = Field(default=8, ge=1, le=1000, description="Unacknowledged tasks per worker.")
+    max_deliveries: int = Field(default=3, ge=1, le=100, description="Then a task is dead-lettered.")
+    mailbox_chars: int = Field(default=6000, ge=0, description="Peer messages shown to one agent.")
+    result_poll: float = Field(default=1.0, gt=0, le=60, description="Store poll behind the reply queue.")
+
+
 class Settings(BaseSettings):
     """Everything VAOS can be told, with defaults that need no server, key or network."""
 
@@ -201,6 +224,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
     tools: ToolSettings = Field(default_factory=ToolSettings)
+    swarm: SwarmSettings = Field(default_factory=SwarmSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -44,6 +44,8 @@ def _register() -> None:
     from vaos.cli import (
         ask,  # noqa: F401
         audit,  # noqa: F401
+        auth,  # noqa: F401
+        chat,  # noqa: F401
         classify,  # noqa: F401
         doctor,  # noqa: F401
         kernel,  # noqa: F401
@@ -51,7 +53,10 @@ def _register() -> None:
         mcp,  # noqa: F401
         models,  # noqa: F401
         route,  # noqa: F401
+        serve,  # noqa: F401
+        swarm,  # noqa: F401
         tools,  # noqa: F401
+        worker,  # noqa: F401
     )
 
 
