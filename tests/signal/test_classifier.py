@@ -81,6 +81,7 @@ def test_injection_alone_is_not_elite() -> None:
         ("[FIRING:1] HighCPU on web-3 severity=critical", "maintain", "inform", "issue", "notification"),
         ("Bitte starte den Server neu", "execute", "direct", "request", "command"),
         ("¿Puedes explicarme cómo funciona OAuth?", "assist", "direct", "question", "message"),
+        ("Say hello in one short sentence.", "assist", "direct", "request", "message"),
     ],
 )
 def test_examples(text: str, mode: str, genre: str, type_: str, format_: str) -> None:

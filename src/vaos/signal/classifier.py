@@ -210,7 +210,7 @@ class DeterministicClassifier:
             return "inform"
         # In an email, a greeting and a closing "thanks" are form, not feeling.
         feeling = s[c.emotion] + (0.0 if f.email else s[c.thanks] * 1.5 + 0.6 * s[c.greeting])
-        if s[c.greeting] and not f.email and not self._has_task(f):
+        if s[c.greeting] and not f.email and not imperative and not self._has_task(f):
             return "express"  # small talk, even as a question: "how was your weekend?"
         direct = (2.0 if imperative else 0.0) + (1.5 if question else 0.0) + (1.0 if f.slash_command else 0.0)
         if feeling >= 2.0 or (feeling >= 1.0 and feeling + (0.4 if f.exclamations else 0.0) >= direct):
