@@ -185,6 +185,7 @@ async def open_runtime(
     the servers of ``$VAOS_HOME/mcp.json``.
     """
     from vaos.config import get_settings
+    from vaos.routing.call_recorder import CallRecorder
     from vaos.routing.wiring import build_routing
     from vaos.signal.classifier import DeterministicClassifier
     from vaos.signal.noise_filter import NoiseFilter, NoiseThresholds
@@ -203,6 +204,7 @@ async def open_runtime(
         await db.migrate()
         sessions = SessionStore(db)
         SignalRecorder(db).attach(bus)
+        CallRecorder(db).attach(bus)
 
         routing = build_routing(settings, bus=bus)
         stack.push_async_callback(routing.aclose)
