@@ -11,7 +11,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
 
@@ -212,21 +212,29 @@ async def iter_sse(response: aiohttp.ClientResponse) -> AsyncIterator[tuple[str,
 
 
 class RestProvider(Provider):
-    """A provider spoken over plain HTTP: base URL, key and one ``HttpClient``."""
+    """A provider spoken over plain HTTP: base URL, key and one ``HttpClient``.
+
+    Subclasses name their defaults as class attributes (``default_name``,
+    ``default_base_url``) and need no constructor of their own unless they take more.
+    """
+
+    default_name: ClassVar[str] = "rest"
+    default_base_url: ClassVar[str] = ""
 
     def __init__(
         self,
-        name: str,
+        name: str | None = None,
         *,
         api_key: str | None,
-        base_url: str,
+        base_url: str | None = None,
         default_model: str | None = None,
         timeout: float = DEFAULT_READ_TIMEOUT,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
+        name = name or self.default_name
         super().__init__(name, default_model=default_model)
-        self.base_url = base_url.rstrip("/")
+        self.base_url = (base_url or self.default_base_url).rstrip("/")
         self._api_key = api_key
         self.http = HttpClient(name, session=session, connect_timeout=connect_timeout, read_timeout=timeout)
 

@@ -9,8 +9,6 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
-
 from vaos.providers._http import RestProvider, iter_sse
 from vaos.providers.errors import ProviderError
 from vaos.providers.types import (
@@ -38,26 +36,8 @@ _FINISH: dict[str, FinishReason] = {
 class CohereProvider(RestProvider):
     protocol = "cohere"
 
-    def __init__(
-        self,
-        name: str = "cohere",
-        *,
-        api_key: str | None,
-        base_url: str = "https://api.cohere.com/v2",
-        default_model: str | None = None,
-        timeout: float = 120.0,
-        connect_timeout: float = 10.0,
-        session: aiohttp.ClientSession | None = None,
-    ) -> None:
-        super().__init__(
-            name,
-            api_key=api_key,
-            base_url=base_url,
-            default_model=default_model,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            session=session,
-        )
+    default_name = "cohere"
+    default_base_url = "https://api.cohere.com/v2"
 
     def _headers(self, stream: bool) -> dict[str, str]:
         return {

@@ -10,8 +10,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
-
 from vaos.providers._http import RestProvider, iter_sse
 from vaos.providers.errors import ProviderError
 from vaos.providers.types import (
@@ -40,26 +38,8 @@ _FINISH: dict[str, FinishReason] = {
 class GeminiProvider(RestProvider):
     protocol = "gemini"
 
-    def __init__(
-        self,
-        name: str = "google",
-        *,
-        api_key: str | None,
-        base_url: str = "https://generativelanguage.googleapis.com/v1beta",
-        default_model: str | None = None,
-        timeout: float = 120.0,
-        connect_timeout: float = 10.0,
-        session: aiohttp.ClientSession | None = None,
-    ) -> None:
-        super().__init__(
-            name,
-            api_key=api_key,
-            base_url=base_url,
-            default_model=default_model,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            session=session,
-        )
+    default_name = "google"
+    default_base_url = "https://generativelanguage.googleapis.com/v1beta"
 
     def _headers(self) -> dict[str, str]:
         return {"x-goog-api-key": self._api_key or "", "content-type": "application/json"}
