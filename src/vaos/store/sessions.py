@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from vaos.store.database import Database
 from vaos.store.models import ROLES, MessageModel, SessionModel, new_id, utcnow
+from vaos.store.snapshots import RowSnapshot
 
 MAX_LIMIT = 1000
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -29,7 +30,7 @@ class SessionNotFoundError(LookupError):
 
 
 @dataclass(frozen=True, slots=True)
-class StoredSession:
+class StoredSession(RowSnapshot):
     id: str
     title: str | None
     channel: str
@@ -37,30 +38,9 @@ class StoredSession:
     updated_at: datetime
     meta: dict[str, Any] = field(default_factory=dict)
 
-    @classmethod
-    def from_model(cls, row: SessionModel) -> StoredSession:
-        return cls(
-            id=row.id,
-            title=row.title,
-            channel=row.channel,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            meta=dict(row.meta or {}),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "title": self.title,
-            "channel": self.channel,
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
-            "metadata": dict(self.meta),
-        }
-
 
 @dataclass(frozen=True, slots=True)
-class StoredMessage:
+class StoredMessage(RowSnapshot):
     id: int
     session_id: str
     role: str
@@ -69,31 +49,6 @@ class StoredMessage:
     tokens_in: int = 0
     tokens_out: int = 0
     meta: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_model(cls, row: MessageModel) -> StoredMessage:
-        return cls(
-            id=row.id,
-            session_id=row.session_id,
-            role=row.role,
-            content=row.content,
-            created_at=row.created_at,
-            tokens_in=row.tokens_in,
-            tokens_out=row.tokens_out,
-            meta=dict(row.meta or {}),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "session_id": self.session_id,
-            "role": self.role,
-            "content": self.content,
-            "created_at": self.created_at.isoformat(),
-            "tokens_in": self.tokens_in,
-            "tokens_out": self.tokens_out,
-            "metadata": dict(self.meta),
-        }
 
 
 def check_session_id(session_id: object) -> str:

@@ -29,6 +29,7 @@ from vaos.store.models import (
     utcnow,
 )
 from vaos.store.sessions import check_page, check_session_id
+from vaos.store.snapshots import RowSnapshot
 from vaos.tiers import tier_for_weight
 
 _ENUM_FIELDS = ("mode", "genre", "type", "format", "tier", "confidence", "classifier", "noise_verdict")
@@ -126,7 +127,7 @@ def _describe(exc: ValidationError) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class StoredSignal:
+class StoredSignal(RowSnapshot):
     id: int
     session_id: str | None
     channel: str
@@ -144,46 +145,11 @@ class StoredSignal:
     created_at: datetime
     meta: dict[str, Any] = field(default_factory=dict)
 
-    @classmethod
-    def from_model(cls, row: SignalModel) -> StoredSignal:
-        return cls(
-            id=row.id,
-            session_id=row.session_id,
-            channel=row.channel,
-            mode=row.mode,
-            genre=row.genre,
-            type=row.type,
-            format=row.format,
-            weight=row.weight,
-            tier=row.tier,
-            confidence=row.confidence,
-            classifier=row.classifier,
-            noise_verdict=row.noise_verdict,
-            intent_hash=row.intent_hash.strip() if row.intent_hash else row.intent_hash,
-            input_preview=row.input_preview,
-            created_at=row.created_at,
-            meta=dict(row.meta or {}),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "session_id": self.session_id,
-            "channel": self.channel,
-            "mode": self.mode,
-            "genre": self.genre,
-            "type": self.type,
-            "format": self.format,
-            "weight": self.weight,
-            "tier": self.tier,
-            "confidence": self.confidence,
-            "classifier": self.classifier,
-            "noise_verdict": self.noise_verdict,
-            "intent_hash": self.intent_hash,
-            "input_preview": self.input_preview,
-            "created_at": self.created_at.isoformat(),
-            "metadata": dict(self.meta),
-        }
+    @staticmethod
+    def _clean(values: dict[str, Any]) -> dict[str, Any]:
+        if values["intent_hash"]:
+            values["intent_hash"] = values["intent_hash"].strip()  # CHAR(64) may come back padded
+        return values
 
 
 class SignalStats(TypedDict):
